@@ -1,0 +1,5 @@
+"""python -m rtdepth"""
+
+from .cli import main
+
+main()

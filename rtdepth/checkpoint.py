@@ -1,0 +1,148 @@
+"""Weights files: safetensors tensors plus a JSON header that says how to rebuild the model.
+
+The header (``__metadata__["rtdepth"]``) carries the model name and kwargs, the input size it was
+trained at, its depth range and, when known, a training summary and validation metrics. Nothing is
+ever unpickled; a wrong, truncated or foreign file raises :class:`RtdepthError` with one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import RtdepthError
+from .models import DepthNet, create_model
+
+FORMAT = "rtdepth-weights/1"
+ASSETS = Path(__file__).parent / "assets"
+DEFAULT_WEIGHTS = ASSETS / "default.safetensors"
+
+
+@dataclass
+class WeightsInfo:
+    """What a weights file says about itself."""
+
+    model: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    input_size: tuple[int, int] = (320, 240)  # (width, height) the model was trained at
+    depth_range: tuple[float, float] = (0.1, 10.0)
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        d = self.__dict__ | {"format": FORMAT, "input_size": list(self.input_size), "depth_range": list(self.depth_range)}
+        return json.dumps(d, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> WeightsInfo:
+        d = json.loads(text)
+        if d.get("format") != FORMAT:
+            raise ValueError(f"unknown format {d.get('format')!r}")
+        return cls(
+            model=d["model"],
+            kwargs=d.get("kwargs", {}),
+            input_size=tuple(d.get("input_size", (320, 240))),
+            depth_range=tuple(d.get("depth_range", (0.1, 10.0))),
+            training=d.get("training", {}),
+            metrics=d.get("metrics", {}),
+        )
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder and rename, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_weights(model: DepthNet, path: str | Path, info: WeightsInfo, half: bool = False) -> Path:
+    """Save a model's state dict and header atomically; ``half`` stores floats as fp16 (small files)."""
+    from safetensors.torch import save
+
+    state = {}
+    for k, v in model.state_dict().items():
+        v = v.detach().cpu()
+        if half and v.is_floating_point():
+            v = v.half()
+        state[k] = v.contiguous()
+    data = save(state, metadata={"rtdepth": info.to_json()})
+    path = Path(path)
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise RtdepthError(f"{path}: cannot write weights ({exc.strerror or exc})") from exc
+    return path
+
+
+def read_info(path: str | Path) -> WeightsInfo:
+    """Read only the header of a weights file (cheap: no tensors are loaded)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RtdepthError(f"{path}: no such weights file")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:  # noqa: BLE001 - the library raises several types for one problem
+        raise RtdepthError(f"{path}: not a safetensors weights file (truncated or another format)") from exc
+    if "rtdepth" not in meta:
+        raise RtdepthError(f"{path}: safetensors file without rtdepth metadata (not an rtdepth weights file)")
+    try:
+        return WeightsInfo.from_json(meta["rtdepth"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RtdepthError(f"{path}: unreadable rtdepth metadata ({exc})") from exc
+
+
+def load_model(path: str | Path | None = None, device: str | torch.device = "cpu") -> tuple[DepthNet, WeightsInfo]:
+    """Rebuild the model a weights file describes and load it (fp32, eval mode); None = bundled default."""
+    path = Path(path) if path is not None else default_weights()
+    info = read_info(path)
+    model = create_model(info.model, **info.kwargs)
+    try:
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    except Exception as exc:  # noqa: BLE001
+        raise RtdepthError(f"{path}: cannot read tensors (truncated or corrupt file)") from exc
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise RtdepthError(f"{path}: tensors do not fit model {info.model!r} (file for another architecture?)") from exc
+    return model.to(device).eval(), info
+
+
+def default_weights() -> Path:
+    """The bundled default weights shipped inside the package."""
+    if not DEFAULT_WEIGHTS.is_file():
+        raise RtdepthError(f"bundled weights missing at {DEFAULT_WEIGHTS}; pass --weights PATH")
+    return DEFAULT_WEIGHTS
+
+
+def file_sha256(path: str | Path, length: int = 16) -> str:
+    """Short content hash, used to key exported and built artefacts."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:length]

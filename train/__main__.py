@@ -1,0 +1,5 @@
+"""python -m train"""
+
+from .cli import main
+
+main()

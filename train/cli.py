@@ -1,0 +1,60 @@
+"""``python -m train`` / ``rtdepth train`` and ``rtdepth eval``'s data side: thin typer commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rtdepth.errors import RtdepthError
+
+from .config import TrainConfig
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train rtdepth models.")
+
+
+@app.command()
+def train(
+    data: list[str] = typer.Option([], "--data", "-d", help="Dataset: folder, NYU .mat, DenseDepth .zip/.csv, synthetic:N. Repeatable."),
+    model: Optional[str] = typer.Option(None, help="Model name (rtdepth models)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config; flags override it."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Run folder (weights, state, config, log)."),
+    epochs: Optional[int] = typer.Option(None),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b"),
+    lr: Optional[float] = typer.Option(None),
+    width: Optional[int] = typer.Option(None),
+    height: Optional[int] = typer.Option(None),
+    split: Optional[str] = typer.Option(None, help="random (70/30) or blocks (contiguous, for sequences)."),
+    encoder_weights: Optional[str] = typer.Option(None, "--encoder-weights", help="ImageNet encoder weights file, or 'packaged'."),
+    workers: Optional[int] = typer.Option(None),
+    cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="Keep decoded samples in memory."),
+    augment: Optional[bool] = typer.Option(None, "--augment/--no-augment"),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps"),
+    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
+    seed: Optional[int] = typer.Option(None),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its saved state."),
+) -> None:
+    """Train a depth model; best/last weights land in the run folder."""
+    from .trainer import fit
+
+    flags = dict(data=data or None, model=model, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width,
+                 height=height, split=split, encoder_weights=encoder_weights, workers=workers, cache=cache,
+                 augment=augment, max_steps=max_steps, device=device, seed=seed)  # fmt: skip
+    if resume and config is None and out and (Path(out) / "config.yaml").is_file():
+        config = Path(out) / "config.yaml"
+    cfg = TrainConfig.from_yaml(config, **flags) if config else TrainConfig.from_dict({k: v for k, v in flags.items() if v is not None})
+    if cfg.out == TrainConfig.out and model:
+        cfg.out = f"runs/{cfg.model}"
+    summary = fit(cfg, resume=resume)
+    typer.echo(json.dumps(summary))
+
+
+def main() -> None:
+    """Entry point that turns user errors into one line and an exit code."""
+    try:
+        app()
+    except RtdepthError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None

@@ -1,0 +1,104 @@
+"""From readers to batches: splits, the torch Dataset wrapper, a resumable per-epoch sampler."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from rtdepth.errors import RtdepthError
+
+from .augment import AugmentConfig, augment, resize_pair
+from .datasets import RGBDDataset, Sample
+
+
+def split_indices(n: int, val_fraction: float = 0.3, mode: str = "random", blocks: int = 20, seed: int = 0):
+    """Train / validation indices.
+
+    ``random``: the paper's shuffled 70/30 split. ``blocks``: the sequence is cut into contiguous
+    blocks and whole blocks go to validation, spread along it, because neighbouring video frames are
+    near duplicates and a random split would score the model on frames it has effectively seen.
+    """
+    if n < 2:
+        raise RtdepthError(f"need at least 2 samples to split, got {n}")
+    if mode == "random":
+        order = np.random.default_rng(seed).permutation(n)
+        n_val = max(1, round(n * val_fraction))
+        return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
+    if mode == "blocks":
+        blocks = max(2, min(blocks, n))
+        edges = np.linspace(0, n, blocks + 1).round().astype(int)
+        n_val_blocks = max(1, round(blocks * val_fraction))
+        val_blocks = set(np.linspace(0, blocks - 1, n_val_blocks + 2)[1:-1].round().astype(int).tolist())
+        train, val = [], []
+        for b in range(blocks):
+            (val if b in val_blocks else train).extend(range(edges[b], edges[b + 1]))
+        return train, val
+    raise RtdepthError(f"unknown split {mode!r}; use random or blocks")
+
+
+class DepthTrainingSet(Dataset):
+    """Resizes to the training size, augments with a per-(epoch, index) seed, returns tensors.
+
+    Seeding each sample from (seed, epoch, index) makes a run reproducible whatever the number of
+    loader workers, which is what lets ``--resume`` continue exactly.
+    """
+
+    def __init__(
+        self,
+        base: RGBDDataset,
+        indices: list[int],
+        size: tuple[int, int],
+        aug: AugmentConfig | None = None,
+        seed: int = 0,
+        cache: bool = False,
+    ) -> None:
+        if not indices:
+            raise RtdepthError("empty split: no samples to train or validate on")
+        self.base, self.indices, self.size = base, list(indices), size
+        self.aug, self.seed = aug, seed
+        self._cache: dict[int, Sample] | None = {} if cache else None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def _load(self, i: int) -> Sample:
+        if self._cache is not None and i in self._cache:
+            return self._cache[i]
+        sample = resize_pair(self.base[self.indices[i]], self.size)
+        if self._cache is not None:
+            self._cache[i] = sample
+        return sample
+
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        # The sampler passes (index, epoch) so persistent workers see the epoch without being rebuilt.
+        i, epoch = key if isinstance(key, tuple) else (key, 0)
+        sample = self._load(i)
+        if self.aug is not None:
+            sample = augment(sample, self.aug, np.random.default_rng((self.seed, epoch, i)))
+        image = torch.from_numpy(np.ascontiguousarray(sample.rgb)).permute(2, 0, 1).float().div_(255)
+        depth = torch.from_numpy(np.ascontiguousarray(sample.depth, dtype=np.float32))[None]
+        return image, depth
+
+
+class EpochSampler(Sampler[tuple[int, int]]):
+    """A fixed permutation per epoch, sharded across ranks, that can skip the batches already done."""
+
+    def __init__(self, n: int, seed: int = 0, rank: int = 0, world: int = 1, shuffle: bool = True) -> None:
+        self.n, self.seed, self.rank, self.world, self.shuffle = n, seed, rank, world, shuffle
+        self.epoch, self.skip = 0, 0
+        self.per_rank = (n + world - 1) // world
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """Select the epoch's permutation; ``skip`` samples (of this rank) are dropped, for resume."""
+        self.epoch, self.skip = epoch, skip
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        order = np.random.default_rng((self.seed, self.epoch)).permutation(self.n) if self.shuffle else np.arange(self.n)
+        order = np.resize(order, self.per_rank * self.world)  # pad by wrapping so every rank has equal work
+        return iter((i, self.epoch) for i in order[self.rank :: self.world][self.skip :].tolist())
+
+    def __len__(self) -> int:
+        return self.per_rank - self.skip

@@ -1,0 +1,68 @@
+"""The paper's loss (after Alhashim & Wonka, DenseDepth): 0.1 * L1 + L1 of gradients + (1 - SSIM) / 2.
+
+All terms are masked to valid ground truth (depth > 0), and computed on depth divided by the
+model's max depth, so SSIM's constants (for a data range of 1) mean what they should.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _gaussian_window(size: int = 7, sigma: float = 1.5, device: torch.device | None = None) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float32, device=device) - size // 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).view(1, 1, size, size)
+
+
+def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int = 7) -> torch.Tensor:
+    """Per-pixel SSIM of single-channel images (N x 1 x H x W), Gaussian window, reflect padding."""
+    w = _gaussian_window(window, device=x.device).to(x.dtype)
+    pad = window // 2
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.pad(t, (pad, pad, pad, pad), mode="reflect"), w)
+
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    mx, my = blur(x), blur(y)
+    sxx = blur(x * x) - mx * mx
+    syy = blur(y * y) - my * my
+    sxy = blur(x * y) - mx * my
+    return ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over mask (0 when the mask is empty, never NaN)."""
+    return (x * mask).sum() / mask.sum().clamp_min(1)
+
+
+def gradient_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L1 between horizontal and vertical finite differences, where both pixels of a pair are valid."""
+    dx_mask = mask[..., :, 1:] * mask[..., :, :-1]
+    dy_mask = mask[..., 1:, :] * mask[..., :-1, :]
+    dx = (pred.diff(dim=-1) - target.diff(dim=-1)).abs()
+    dy = (pred.diff(dim=-2) - target.diff(dim=-2)).abs()
+    return masked_mean(dx, dx_mask) + masked_mean(dy, dy_mask)
+
+
+class DepthLoss(nn.Module):
+    """``w_depth * L1 + w_grad * gradient L1 + w_ssim * (1 - SSIM) / 2``, masked to valid pixels."""
+
+    def __init__(self, max_depth: float = 10.0, w_depth: float = 0.1, w_grad: float = 1.0, w_ssim: float = 1.0) -> None:
+        super().__init__()
+        self.max_depth = max_depth
+        self.w_depth, self.w_grad, self.w_ssim = w_depth, w_grad, w_ssim
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is None:
+            mask = (target > 0).to(pred.dtype)
+        p, t = pred / self.max_depth, target / self.max_depth
+        # Invalid target pixels take the prediction's value, so they add no false structure to SSIM.
+        t_filled = torch.where(mask > 0, t, p.detach())
+        l1 = masked_mean((p - t).abs(), mask)
+        grad = gradient_l1(p, t, mask)
+        ssim = masked_mean((1 - ssim_map(p, t_filled)) / 2, mask)
+        return self.w_depth * l1 + self.w_grad * grad + self.w_ssim * ssim

@@ -1,0 +1,53 @@
+"""Resumable training state in safetensors: model, optimizer moments and counters, no pickle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rtdepth.checkpoint import atomic_write_bytes
+from rtdepth.errors import RtdepthError
+
+
+def save_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, meta: dict[str, Any]) -> None:
+    """Write model + optimizer tensors and ``meta`` (counters, config, history) atomically."""
+    from safetensors.torch import save
+
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    for idx, slots in opt["state"].items():
+        for name, value in slots.items():
+            tensors[f"optim.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    header = {"meta": meta, "param_groups": opt["param_groups"]}
+    atomic_write_bytes(path, save(tensors, metadata={"rtdepth_train_state": json.dumps(header)}))
+
+
+def load_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Restore what :func:`save_train_state` wrote; a state of another model is a clear error."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise RtdepthError(f"{path}: no training state to resume from")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = json.loads((f.metadata() or {})["rtdepth_train_state"])
+        tensors = load_file(str(path))
+    except Exception as exc:  # noqa: BLE001
+        raise RtdepthError(f"{path}: not an rtdepth training state (corrupt or another file)") from exc
+    model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(model_state, strict=True)
+    except RuntimeError as exc:
+        saved = header["meta"].get("config", {}).get("model", "?")
+        raise RtdepthError(f"{path}: training state is for model {saved!r}, not this one") from exc
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": header["param_groups"]})
+    return header["meta"]

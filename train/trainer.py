@@ -1,0 +1,233 @@
+"""The training loop as plain functions: build, train one epoch, evaluate, fit.
+
+Rank 0 logs and writes checkpoints; under ``torchrun`` every rank trains its shard with DDP.
+Checkpoints are atomic; Ctrl-C saves a state that ``--resume`` continues from the same step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from rtdepth.checkpoint import WeightsInfo, save_weights
+from rtdepth.errors import RtdepthError
+from rtdepth.metrics import MetricAccumulator, compute_metrics
+from rtdepth.models import DepthNet, create_model, load_encoder_weights
+
+from .augment import AugmentConfig
+from .config import TrainConfig
+from .data import DepthTrainingSet, EpochSampler, split_indices
+from .datasets import open_dataset
+from .losses import DepthLoss
+from .progress import TrainProgress
+from .state import load_train_state, save_train_state
+
+
+class Interrupted(RtdepthError):
+    """Training stopped by Ctrl-C after saving a resumable state."""
+
+    exit_code = 130
+
+
+@dataclass
+class Dist:
+    """This process's place in a (possibly single-process) run."""
+
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device: str) -> Dist:
+    """Join the process group when launched by torchrun (gloo on CPU, NCCL on GPU)."""
+    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RtdepthError("--device cuda asked for, but no CUDA GPU is available")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Dist(device=torch.device("cuda" if use_cuda else "cpu"))
+    torch.distributed.init_process_group("nccl" if use_cuda else "gloo")
+    rank, local = torch.distributed.get_rank(), int(os.environ.get("LOCAL_RANK", "0"))
+    if use_cuda:
+        torch.cuda.set_device(local)
+    return Dist(rank, world, torch.device(f"cuda:{local}" if use_cuda else "cpu"))
+
+
+def build_datasets(cfg: TrainConfig) -> tuple[DepthTrainingSet, DepthTrainingSet]:
+    """Open every data spec, split each the same way, and wrap train (augmented) and val (not)."""
+    if not cfg.data:
+        raise RtdepthError("no training data given (--data PATH)")
+    from torch.utils.data import ConcatDataset
+
+    bases, train_idx, val_idx, offset = [], [], [], 0
+    for spec in cfg.data:
+        base = open_dataset(spec)
+        tr, va = split_indices(len(base), cfg.val_fraction, cfg.split, cfg.split_blocks, cfg.seed)
+        if str(spec).startswith("synthetic:"):
+            tr, va = list(range(len(base))), []  # synthetic scenes only train; validation stays real
+        train_idx += [offset + i for i in tr]
+        val_idx += [offset + i for i in va]
+        bases.append(base)
+        offset += len(base)
+    joined = ConcatDataset(bases) if len(bases) > 1 else bases[0]
+    aug = AugmentConfig() if cfg.augment else None
+    train = DepthTrainingSet(joined, train_idx, cfg.size, aug, cfg.seed, cfg.cache)
+    val = DepthTrainingSet(joined, val_idx or train_idx[-1:], cfg.size, None, cfg.seed, cfg.cache)
+    return train, val
+
+
+def build_model(cfg: TrainConfig) -> DepthNet:
+    """The registered model, with ImageNet encoder weights when asked for."""
+    model = create_model(cfg.model, **cfg.model_kwargs)
+    if cfg.encoder_weights:
+        load_encoder_weights(model, None if cfg.encoder_weights == "packaged" else cfg.encoder_weights)
+    return model
+
+
+def poly_lr(step: int, total: int, cfg: TrainConfig) -> float:
+    """Polynomial decay from ``lr`` to ``end_lr`` over ``total`` steps."""
+    frac = min(step / max(total, 1), 1.0)
+    return (cfg.lr - cfg.end_lr) * (1 - frac) ** cfg.poly_power + cfg.end_lr
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, dataset: DepthTrainingSet, device: torch.device, max_depth: float) -> dict[str, float]:
+    """Validation metrics at the training size, raw and with median scaling (suffix ``_ms``)."""
+    model.eval()
+    raw, scaled = MetricAccumulator(), MetricAccumulator()
+    loader = DataLoader(dataset, batch_size=8, shuffle=False, num_workers=0)
+    for images, depths in loader:
+        preds = model(images.to(device)).float().cpu().numpy()[:, 0]
+        for p, g in zip(preds, depths.numpy()[:, 0]):
+            raw.add(compute_metrics(p, g, max_depth=max_depth))
+            scaled.add(compute_metrics(p, g, max_depth=max_depth, median_scaling=True))
+    model.train()
+    return raw.mean() | {f"{k}_ms": v for k, v in scaled.mean().items()}
+
+
+def _export_weights(path: Path, model: DepthNet, cfg: TrainConfig, summary: dict[str, Any], metrics: dict[str, float]) -> None:
+    kwargs = dict(cfg.model_kwargs)
+    info = WeightsInfo(cfg.model, kwargs, cfg.size, (model.min_depth, model.max_depth), summary, metrics)
+    save_weights(model, path, info)
+
+
+def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Train, validate each epoch, keep best and last weights in ``cfg.out``; returns the summary."""
+    dist = setup_distributed(cfg.device)
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out)
+    train_set, val_set = build_datasets(cfg)
+    model = build_model(cfg).to(dist.device)
+    if dist.device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    meta: dict[str, Any] = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best": -math.inf, "best_epoch": -1, "history": []}
+    state_path = out / "state.safetensors"
+    if resume:
+        meta = load_train_state(state_path, model, optimizer)
+    if dist.main:
+        out.mkdir(parents=True, exist_ok=True)
+        cfg.save(out / "config.yaml")
+    net = model
+    if dist.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
+
+    sampler = EpochSampler(len(train_set), cfg.seed, dist.rank, dist.world)
+    drop_last = sampler.per_rank >= 2 * cfg.batch_size
+    steps_per_epoch = sampler.per_rank // cfg.batch_size if drop_last else math.ceil(sampler.per_rank / cfg.batch_size)
+    total = cfg.max_steps or cfg.epochs * steps_per_epoch
+    loss_fn = DepthLoss(max_depth=model.max_depth)
+    use_amp = cfg.amp and dist.device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    progress = TrainProgress(enabled=dist.main)
+    started = time.perf_counter()
+    samples_seen = 0
+
+    def save_state() -> None:
+        if dist.main:
+            save_train_state(state_path, model, optimizer, meta | {"config": asdict(cfg)})
+
+    with progress:
+        while meta["epoch"] < cfg.epochs and meta["step"] < total:
+            epoch = meta["epoch"]
+            sampler.set_epoch(epoch, skip=meta["step_in_epoch"] * cfg.batch_size)
+            loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
+                                drop_last=drop_last, persistent_workers=False, pin_memory=dist.device.type == "cuda")
+            task = progress.start_epoch(epoch, cfg.epochs, len(loader), meta["step_in_epoch"])
+            net.train()
+            try:
+                for images, depths in loader:
+                    if meta["step"] >= total:
+                        break
+                    for group in optimizer.param_groups:
+                        group["lr"] = poly_lr(meta["step"], total, cfg)
+                    images = images.to(dist.device, non_blocking=True)
+                    depths = depths.to(dist.device, non_blocking=True)
+                    if dist.device.type == "cuda":
+                        images = images.contiguous(memory_format=torch.channels_last)
+                    with torch.autocast(dist.device.type, dtype=amp_dtype, enabled=use_amp):
+                        pred = net(images)
+                    loss = loss_fn(pred.float(), depths)
+                    if not torch.isfinite(loss):
+                        raise RtdepthError(f"loss became {loss.item()} at step {meta['step']}; lower --lr")
+                    optimizer.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(optimizer)
+                    if cfg.clip_grad:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+                    scaler.step(optimizer)
+                    scaler.update()
+                    meta["step"] += 1
+                    meta["step_in_epoch"] += 1
+                    samples_seen += images.shape[0] * dist.world
+                    progress.advance(task, loss.item(), images.shape[0] * dist.world)
+            except KeyboardInterrupt:
+                save_state()
+                raise Interrupted(f"interrupted at step {meta['step']}; state saved, continue with --resume") from None
+            meta["epoch"] += 1
+            meta["step_in_epoch"] = 0
+            record: dict[str, Any] = {"epoch": epoch + 1, "step": meta["step"], "loss": progress.mean_loss(task)}
+            if dist.main and ((epoch + 1) % cfg.val_every == 0 or meta["epoch"] >= cfg.epochs or meta["step"] >= total):
+                record |= evaluate(model, val_set, dist.device, model.max_depth)
+                progress.report(record)
+                summary = _summary(cfg, meta, started, samples_seen, dist, len(train_set), len(val_set))
+                if record["delta1"] > meta["best"]:
+                    meta["best"], meta["best_epoch"] = record["delta1"], epoch + 1
+                    _export_weights(out / "best.safetensors", model, cfg, summary, record)
+                _export_weights(out / "last.safetensors", model, cfg, summary, record)
+                with open(out / "log.jsonl", "a") as f:
+                    f.write(json.dumps(record) + "\n")
+            meta["history"].append(record)
+            save_state()
+            if cfg.patience and meta["epoch"] - max(meta["best_epoch"], 0) > cfg.patience:
+                break
+    if dist.world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return _summary(cfg, meta, started, samples_seen, dist, len(train_set), len(val_set))
+
+
+def _summary(cfg: TrainConfig, meta: dict[str, Any], started: float, seen: int, dist: Dist, n_train: int, n_val: int) -> dict[str, Any]:
+    elapsed = time.perf_counter() - started
+    return {
+        "data": [str(d) for d in cfg.data], "split": cfg.split, "train_samples": n_train, "val_samples": n_val,
+        "epochs": meta["epoch"], "steps": meta["step"], "best_epoch": meta["best_epoch"],
+        "seconds": round(elapsed, 1), "samples_per_s": round(seen / max(elapsed, 1e-9), 2),
+        "device": str(dist.device), "world_size": dist.world, "augment": cfg.augment,
+        "encoder_weights": cfg.encoder_weights, "batch_size": cfg.batch_size, "lr": cfg.lr,
+    }
+
+
