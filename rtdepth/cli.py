@@ -12,7 +12,7 @@ from rich.console import Console
 from . import __version__
 from .errors import RtdepthError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Real-time monocular depth.", rich_markup_mode="rich")
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Real-time monocular depth.", pretty_exceptions_enable=False)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -97,6 +97,65 @@ def export(
     console.print(f"wrote {output}{note}")
 
 
+def _viz(colormap: str, layout: str, alpha: float, range_: tuple[float, float] | None):
+    from .visualize import Visualizer
+
+    return Visualizer(colormap, layout, alpha, range_)
+
+
+@app.command()
+def video(
+    source: str = typer.Argument(..., help="Video file, image folder/glob, or stream URL."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output MP4 (H.264)."),
+    weights: Optional[Path] = WeightsOpt,
+    backend: str = BackendOpt,
+    device: str = DeviceOpt,
+    size: Optional[str] = SizeOpt,
+    colormap: str = ColormapOpt,
+    layout: str = typer.Option("overlay", "--layout", help="overlay, side-by-side or depth."),
+    alpha: float = typer.Option(0.6, "--alpha", help="Depth opacity for the overlay layout."),
+    range_: Optional[tuple[float, float]] = RangeOpt,
+    hud: bool = typer.Option(True, "--hud/--no-hud", help="Draw FPS, latency, backend and model."),
+    raw_dir: Optional[Path] = typer.Option(None, "--raw-dir", help="Also write per-frame raw depth here."),
+    raw_format: str = typer.Option("png", "--raw-format", help="png (16-bit mm) or npy (float32 m)."),
+    ply: Optional[Path] = typer.Option(None, "--ply", help="Also write point clouds (PLY) into this folder."),
+    ply_every: int = typer.Option(1, "--ply-every", help="Write a point cloud every N frames."),
+    fx: Optional[float] = typer.Option(None, "--fx"),
+    fy: Optional[float] = typer.Option(None, "--fy"),
+    cx: Optional[float] = typer.Option(None, "--cx"),
+    cy: Optional[float] = typer.Option(None, "--cy"),
+) -> None:
+    """Depth for every frame of a video, written as H.264 MP4 at the source fps."""
+    from .streaming import ExtraOutputs, ModelOptions, run_video
+
+    viz = _viz(colormap, layout, alpha, range_)
+    extras = ExtraOutputs(raw_dir, raw_format, ply, ply_every, (fx, fy, cx, cy))
+    run_video(source, output, ModelOptions(weights, backend, device, parse_size(size)), viz, extras, hud, err_console)
+
+
+@app.command()
+def live(
+    camera: str = typer.Option("0", "--camera", "-c", help="Camera index, stream URL, or a video file."),
+    record: Optional[Path] = typer.Option(None, "--record", help="Also record to this MP4."),
+    window: bool = typer.Option(True, "--window/--no-window", help="Show a window (q/Esc quit, c colormap, l layout)."),
+    weights: Optional[Path] = WeightsOpt,
+    backend: str = BackendOpt,
+    device: str = DeviceOpt,
+    size: Optional[str] = SizeOpt,
+    colormap: str = ColormapOpt,
+    layout: str = typer.Option("overlay", "--layout", help="overlay, side-by-side or depth."),
+    alpha: float = typer.Option(0.6, "--alpha"),
+    range_: Optional[tuple[float, float]] = RangeOpt,
+    hud: bool = typer.Option(True, "--hud/--no-hud"),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
+) -> None:
+    """Live depth from a camera in a window, at frame rate."""
+    from .streaming import ModelOptions, run_live
+
+    viz = _viz(colormap, layout, alpha, range_)
+    run_live(camera, ModelOptions(weights, backend, device, parse_size(size)), viz, record, window, hud, max_frames, err_console)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def train(ctx: typer.Context) -> None:
     """Train a model (same options as python -m train; --help for them)."""
@@ -108,21 +167,10 @@ def train(ctx: typer.Context) -> None:
 def main() -> None:
     """Console entry point: user errors become one line on stderr and a non-zero exit."""
     try:
-        app(standalone_mode=False)
+        app()  # standalone: usage errors print their own message and exit 2
     except RtdepthError as exc:
         err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

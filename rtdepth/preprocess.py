@@ -57,3 +57,10 @@ def resize_depth(depth: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (w, h) == tuple(size):
         return depth
     return cv2.resize(depth, tuple(size), interpolation=cv2.INTER_LINEAR)
+
+
+def to_bgr8(frame: np.ndarray, color: str = "bgr") -> np.ndarray:
+    """The frame as H x W x 3 uint8 BGR for drawing (no copy when it already is)."""
+    if frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3 and color == "bgr":
+        return frame
+    return cv2.cvtColor(to_rgb8(frame, color), cv2.COLOR_RGB2BGR)
