@@ -1,0 +1,57 @@
+"""Shared fixtures: real frames from ../shared/data, tiny weights files, tiny clips made on the spot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from rtdepth.checkpoint import WeightsInfo, save_weights
+from rtdepth.models import create_model
+
+REPO = Path(__file__).resolve().parents[1]
+TUM = REPO.parent / "shared" / "data" / "tum_fr1_xyz"
+
+
+@pytest.fixture(scope="session")
+def tum_dir() -> Path:
+    if not (TUM / "pairs.txt").is_file():
+        pytest.skip("../shared/data/tum_fr1_xyz not present")
+    return TUM
+
+
+@pytest.fixture(scope="session")
+def real_frame(tum_dir: Path) -> np.ndarray:
+    """A real 320x240 BGR frame from the TUM sequence."""
+    return cv2.imread(str(tum_dir / "rgb" / "0100.jpg"))
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small U-Net (width 4) saved in the weights format: fast to load, export and run."""
+    torch.manual_seed(0)
+    model = create_model("unet", width=4)
+    path = tmp_path_factory.mktemp("weights") / "tiny_unet.safetensors"
+    save_weights(model, path, WeightsInfo("unet", {"width": 4}, (64, 48)))
+    return path
+
+
+def make_clip(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
+    """Write a real H.264 MP4 with PyAV."""
+    from rtdepth.sinks import VideoSink
+
+    with VideoSink(path, fps) as sink:
+        for f in frames:
+            sink.write(f)
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_clip(tmp_path_factory: pytest.TempPathFactory, tum_dir: Path) -> Path:
+    """Six real TUM frames, downscaled to 64x48, as an MP4 at 10 fps."""
+    frames = [cv2.resize(cv2.imread(str(tum_dir / "rgb" / f"{i:04d}.jpg")), (64, 48), interpolation=cv2.INTER_AREA)
+              for i in range(200, 206)]  # fmt: skip
+    return make_clip(tmp_path_factory.mktemp("clips") / "real.mp4", frames)

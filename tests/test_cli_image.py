@@ -1,0 +1,66 @@
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+
+def rtdepth(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "rtdepth", *map(str, args)], capture_output=True, text=True, **kw)
+
+
+def test_version():
+    r = rtdepth("--version")
+    assert r.returncode == 0 and r.stdout.startswith("rtdepth ")
+
+
+def test_models_lists_parameter_counts():
+    r = rtdepth("models")
+    assert r.returncode == 0 and "1,964,545" in r.stdout and "resnet34_unet" in r.stdout
+
+
+def test_image_on_real_frame_writes_png_and_raw_depth(tmp_path, tum_dir, tiny_weights):
+    out, raw = tmp_path / "depth.png", tmp_path / "depth_mm.png"
+    r = rtdepth("image", tum_dir / "rgb" / "0100.jpg", "-o", out, "--raw", raw, "-w", tiny_weights, "--backend", "torch")
+    assert r.returncode == 0, r.stderr
+    png = cv2.imread(str(out))
+    assert png.shape == (240, 320, 3)
+    mm = cv2.imread(str(raw), cv2.IMREAD_UNCHANGED)
+    assert mm.dtype == np.uint16 and mm.shape == (240, 320) and mm.min() > 0
+
+
+def test_image_side_by_side_and_npy(tmp_path, tum_dir, tiny_weights):
+    out, raw = tmp_path / "sbs.png", tmp_path / "d.npy"
+    r = rtdepth("image", tum_dir / "rgb" / "0100.jpg", "-o", out, "--raw", raw, "-w", tiny_weights,
+                "--layout", "side-by-side", "--backend", "torch")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert cv2.imread(str(out)).shape == (240, 640, 3)
+    assert np.load(raw).shape == (240, 320)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["image", "missing.jpg", "-o", "o.png"], "no such file"),
+        (["image", "{not_image}", "-o", "o.png"], "not an image"),
+        (["image", "{frame}", "-o", "/nonexistent/dir/o.png"], "does not exist"),
+        (["image", "{frame}", "-o", "o.png", "--colormap", "rainbow"], "unknown colormap"),
+        (["image", "{frame}", "-o", "o.png", "--size", "big"], "--size"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(tmp_path, tum_dir, args, message):
+    not_image = tmp_path / "x.jpg"
+    not_image.write_text("text")
+    args = [a.format(not_image=not_image, frame=tum_dir / "rgb" / "0100.jpg") for a in args]
+    r = rtdepth(*args, cwd=tmp_path)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_export_command_verifies(tmp_path, tiny_weights):
+    out = tmp_path / "m.onnx"
+    r = rtdepth("export", tiny_weights, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert out.is_file() and "max |diff|" in r.stdout
