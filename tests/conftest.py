@@ -11,6 +11,7 @@ import torch
 
 from rtdepth.checkpoint import WeightsInfo, save_weights
 from rtdepth.models import create_model
+from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]
 TUM = REPO.parent / "shared" / "data" / "tum_fr1_xyz"
@@ -36,16 +37,6 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = create_model("unet", width=4)
     path = tmp_path_factory.mktemp("weights") / "tiny_unet.safetensors"
     save_weights(model, path, WeightsInfo("unet", {"width": 4}, (64, 48)))
-    return path
-
-
-def make_clip(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
-    """Write a real H.264 MP4 with PyAV."""
-    from rtdepth.sinks import VideoSink
-
-    with VideoSink(path, fps) as sink:
-        for f in frames:
-            sink.write(f)
     return path
 
 

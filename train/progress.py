@@ -44,6 +44,11 @@ class TrainProgress:
         recent = self._losses[task][-20:]
         rate = seen / max(time.perf_counter() - t0, 1e-9)
         self._bar.update(task, advance=1, loss=sum(recent) / len(recent), rate=rate)
+        steps = len(self._losses[task])
+        if self.enabled and not self.console.is_terminal and steps % 10 == 0:  # logs get a line now and then
+            t = self._bar.tasks[task]
+            self.console.print(f"{t.description} step {t.completed}/{t.total} loss {sum(recent) / len(recent):.4f} "
+                               f"{rate:.1f} samples/s")  # fmt: skip
 
     def mean_loss(self, task: TaskID) -> float:
         losses = self._losses.get(task) or [float("nan")]

@@ -39,6 +39,13 @@ class DepthNet(nn.Module):
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
+    def init_head_bias(self, head: nn.Conv2d, depth: float = 2.5) -> None:
+        """Start predicting a typical indoor depth instead of mid-range (5 m), so training does not
+        spend its first epochs only shifting the scale."""
+        frac = (depth - self.min_depth) / (self.max_depth - self.min_depth)
+        frac = min(max(frac, 1e-3), 1 - 1e-3)
+        nn.init.constant_(head.bias, float(torch.logit(torch.tensor(frac))))
+
     def predict_logits(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -40,6 +40,7 @@ class UNet(DepthNet):
             self.up.append(_paper_double_conv(cin + w, w))
             cin = w
         self.head = nn.Conv2d(widths[0], 1, 1)
+        self.init_head_bias(self.head)
 
     def predict_logits(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
@@ -65,6 +66,7 @@ class EncoderUNet(DepthNet):
         super().__init__(**depth_kw)
         self.encoder = encoder
         self.decoder = UNetDecoder(encoder.out_channels, decoder_channels)
+        self.init_head_bias(self.decoder.head)
 
     def predict_logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x), x.shape[-2:])
