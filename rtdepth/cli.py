@@ -156,6 +156,46 @@ def live(
     run_live(camera, ModelOptions(weights, backend, device, parse_size(size)), viz, record, window, hud, max_frames, err_console)
 
 
+@app.command(name="eval")
+def evaluate(
+    weights: Optional[Path] = typer.Argument(None, help="Weights file; default: bundled weights."),
+    data: str = typer.Option(..., "--data", "-d", help="Dataset: folder, NYU .mat, DenseDepth .zip/.csv."),
+    subset: str = typer.Option("all", "--subset", help="all, or the val/train part of the training split."),
+    split: str = typer.Option("blocks", "--split", help="Split used for --subset: blocks or random."),
+    eigen_crop: bool = typer.Option(False, "--eigen-crop", help="Evaluate inside the Eigen crop (NYU)."),
+    max_depth: float = typer.Option(10.0, "--max-depth", help="Ignore ground truth beyond this (m)."),
+    save_dir: Optional[Path] = typer.Option(None, "--save-dir", help="Write RGB | prediction | truth PNGs here."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate at most N samples."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    backend: str = BackendOpt,
+    device: str = DeviceOpt,
+    size: Optional[str] = SizeOpt,
+) -> None:
+    """Metrics of a model on a dataset: delta1..3, abs rel, RMSE, log10, raw and median-scaled."""
+    import json
+
+    from train.evaluate import EvalOptions, evaluate_dataset
+
+    from .estimator import DepthEstimator
+
+    opts = EvalOptions(subset, split, max_depth=max_depth, eigen_crop=eigen_crop, save_dir=save_dir, limit=limit)
+    estimator = DepthEstimator.from_weights(weights, backend, device, parse_size(size))
+    result = evaluate_dataset(estimator, data, opts, progress=not json_out)
+    if json_out:
+        console.print_json(json.dumps(result))
+        return
+    from rich.table import Table
+
+    from .metrics import METRIC_NAMES
+
+    table = Table("scaling", *METRIC_NAMES, title=f"{estimator.describe()} on {data} ({result['samples']} samples)")
+    for key in ("raw", "median_scaled"):
+        table.add_row(key, *(f"{result[key][m]:.3f}" for m in METRIC_NAMES))
+    console.print(table)
+    worst = ", ".join(f"#{w['index']} (abs rel {w['abs_rel']:.3f})" for w in result["worst"])
+    console.print(f"worst: {worst}")
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def train(ctx: typer.Context) -> None:
     """Train a model (same options as python -m train; --help for them)."""

@@ -6,10 +6,14 @@ Checkpoints are atomic; Ctrl-C saves a state that ``--resume`` continues from th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
+import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +100,27 @@ def build_model(cfg: TrainConfig) -> DepthNet:
     return model
 
 
+@contextlib.contextmanager
+def _graceful_sigint() -> Iterator[Callable[[], bool]]:
+    """First Ctrl-C asks to stop after the current step (so the saved state is exact); a second one
+    interrupts at once. Outside the main thread the default handling is left alone."""
+    flag = {"stop": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if flag["stop"]:
+            raise KeyboardInterrupt
+        flag["stop"] = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: flag["stop"]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def poly_lr(step: int, total: int, cfg: TrainConfig) -> float:
     """Polynomial decay from ``lr`` to ``end_lr`` over ``total`` steps."""
     frac = min(step / max(total, 1), 1.0)
@@ -168,7 +193,7 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
                                 drop_last=drop_last, persistent_workers=False, pin_memory=dist.device.type == "cuda")
             task = progress.start_epoch(epoch, cfg.epochs, len(loader), meta["step_in_epoch"])
             net.train()
-            try:
+            with _graceful_sigint() as stop_requested:
                 for images, depths in loader:
                     if meta["step"] >= total:
                         break
@@ -194,9 +219,9 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
                     meta["step_in_epoch"] += 1
                     samples_seen += images.shape[0] * dist.world
                     progress.advance(task, loss.item(), images.shape[0] * dist.world)
-            except KeyboardInterrupt:
-                save_state()
-                raise Interrupted(f"interrupted at step {meta['step']}; state saved, continue with --resume") from None
+                    if stop_requested():
+                        save_state()
+                        raise Interrupted(f"interrupted at step {meta['step']}; state saved, continue with --resume")
             meta["epoch"] += 1
             meta["step_in_epoch"] = 0
             record: dict[str, Any] = {"epoch": epoch + 1, "step": meta["step"], "loss": progress.mean_loss(task)}

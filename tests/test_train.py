@@ -1,0 +1,169 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rtdepth.checkpoint import WeightsInfo, load_model, read_info, save_weights
+from rtdepth.errors import RtdepthError
+from rtdepth.models import create_model
+from train.config import TrainConfig
+from train.synthetic import SyntheticRooms
+from train.trainer import fit, poly_lr
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(tmp_path, **kw) -> TrainConfig:
+    base = dict(data=["synthetic:12"], model="unet", model_kwargs={"width": 4}, out=str(tmp_path / "run"), epochs=3,
+                batch_size=4, width=64, height=48, workers=0, split="random", val_fraction=0.25, lr=2e-3,
+                end_lr=1e-4, augment=False)  # fmt: skip
+    return TrainConfig(**{**base, **kw})
+
+
+def test_synthetic_rooms_have_exact_dense_depth():
+    s = SyntheticRooms(3, size=(64, 48))[2]
+    assert s.rgb.shape == (48, 64, 3) and s.depth.shape == (48, 64)
+    assert (s.depth > 0.05).all() and s.depth.max() < 12
+    again = SyntheticRooms(3, size=(64, 48))[2]
+    np.testing.assert_array_equal(s.depth, again.depth)  # reproducible from (seed, index)
+
+
+def test_poly_lr_decays_to_end_lr():
+    cfg = TrainConfig(lr=1e-4, end_lr=1e-6, poly_power=0.9)
+    assert poly_lr(0, 100, cfg) == pytest.approx(1e-4)
+    assert poly_lr(100, 100, cfg) == pytest.approx(1e-6)
+    assert poly_lr(50, 100, cfg) < poly_lr(10, 100, cfg)
+
+
+def test_few_steps_lower_the_loss_and_write_checkpoints(tmp_path):
+    cfg = tiny_config(tmp_path, epochs=6)
+    fit(cfg)
+    run = Path(cfg.out)
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert len(log) == 6 and log[-1]["loss"] < 0.8 * log[0]["loss"]
+    model, info = load_model(run / "last.safetensors")
+    assert info.model == "unet" and info.kwargs == {"width": 4} and info.input_size == (64, 48)
+    assert "delta1" in info.metrics and info.training["steps"] == log[-1]["step"] and info.training["epochs"] == 6
+    best = read_info(run / "best.safetensors")
+    assert best.metrics["delta1"] == max(r["delta1"] for r in log)
+    assert (run / "config.yaml").is_file() and TrainConfig.from_yaml(run / "config.yaml").epochs == 6
+    assert not list(run.glob("*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_ctrl_c_then_resume_continues_from_the_same_step_exactly(tmp_path, monkeypatch):
+    from train import trainer
+    from train.losses import DepthLoss
+
+    full = tiny_config(tmp_path / "a", epochs=4, augment=True)
+    fit(full)
+
+    calls = {"n": 0}
+    real_forward = DepthLoss.forward
+
+    def interrupt_at_step_5(self, *args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 5:  # Ctrl-C in the middle of an epoch, during the fifth step
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_forward(self, *args, **kw)
+
+    monkeypatch.setattr(DepthLoss, "forward", interrupt_at_step_5)
+    cut = tiny_config(tmp_path / "b", epochs=4, augment=True)
+    with pytest.raises(trainer.Interrupted, match="step 5"):
+        fit(cut)
+    monkeypatch.setattr(DepthLoss, "forward", real_forward)
+    fit(cut, resume=True)
+    a, _ = load_model(Path(full.out) / "last.safetensors")
+    b, _ = load_model(Path(cut.out) / "last.safetensors")
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        torch.testing.assert_close(va, vb, msg=ka)
+
+
+def test_resume_with_state_of_another_model_is_a_clear_error(tmp_path):
+    fit(tiny_config(tmp_path, epochs=1))
+    with pytest.raises(RtdepthError, match="training state is for model"):
+        fit(tiny_config(tmp_path, epochs=2, model_kwargs={"width": 8}), resume=True)
+
+
+def test_empty_or_missing_data_is_a_clear_error(tmp_path):
+    with pytest.raises(RtdepthError, match="no training data"):
+        fit(tiny_config(tmp_path, data=[]))
+    with pytest.raises(RtdepthError, match="no such dataset"):
+        fit(tiny_config(tmp_path, data=[str(tmp_path / "missing")]))
+
+
+def test_unknown_config_keys_are_refused(tmp_path):
+    (tmp_path / "c.yaml").write_text("epochs: 2\nlearning_rate: 0.1\n")
+    with pytest.raises(RtdepthError, match="learning_rate"):
+        TrainConfig.from_yaml(tmp_path / "c.yaml")
+
+
+def test_ddp_with_gloo_on_two_processes_gives_identical_weights(tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(
+        "import sys, torch, torch.distributed as dist\n"
+        "from train.config import TrainConfig\n"
+        "from train import trainer\n"
+        "orig = trainer.setup_distributed\n"
+        "def keep(device):\n"
+        "    d = orig(device)\n"
+        "    trainer._dist = d\n"
+        "    return d\n"
+        "trainer.setup_distributed = keep\n"
+        "real_destroy = dist.destroy_process_group\n"
+        "def dump():\n"
+        "    flat = torch.cat([p.detach().flatten() for p in trainer._model.parameters()])\n"
+        "    torch.save(flat, f'{sys.argv[1]}/rank{dist.get_rank()}.pt')\n"
+        "    real_destroy()\n"
+        "dist.destroy_process_group = dump\n"
+        "orig_build = trainer.build_model\n"
+        "def build(cfg):\n"
+        "    trainer._model = orig_build(cfg)\n"
+        "    return trainer._model\n"
+        "trainer.build_model = build\n"
+        "cfg = TrainConfig(data=['synthetic:16'], model='unet', model_kwargs={'width': 4}, out=sys.argv[1] + '/run',\n"
+        "                  epochs=1, batch_size=2, width=64, height=48, workers=0, augment=True, max_steps=3)\n"
+        "trainer.fit(cfg)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+                        str(script), str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    w0, w1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    torch.testing.assert_close(w0, w1, rtol=0, atol=0)
+    assert (tmp_path / "run" / "last.safetensors").is_file()  # rank 0 wrote the checkpoint
+
+
+def test_eval_of_a_constant_predictor(tmp_path):
+    # A model whose output is a constant 2 m: its metrics follow from the ground truth alone.
+    model = create_model("unet", width=4)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.head.bias.fill_(float(torch.logit(torch.tensor((2.0 - 0.1) / 9.9))))
+    weights = save_weights(model, tmp_path / "const.safetensors", WeightsInfo("unet", {"width": 4}, (64, 48)))
+    r = subprocess.run([sys.executable, "-m", "rtdepth", "eval", str(weights), "--data", "synthetic:3", "--json",
+                        "--backend", "torch"], capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    from rtdepth.metrics import MetricAccumulator, compute_metrics
+
+    acc = MetricAccumulator()
+    for s in SyntheticRooms(3, size=(320, 240)):
+        acc.add(compute_metrics(np.full_like(s.depth, 2.0), s.depth))
+    assert result["raw"]["abs_rel"] == pytest.approx(acc.mean()["abs_rel"], rel=1e-3)
+    assert result["median_scaled"]["delta1"] >= result["raw"]["delta1"] - 1e-9
+    assert read_info(weights).model == "unet"
+
+
+def test_eval_of_a_perfect_predictor_is_perfect():
+    from rtdepth.metrics import compute_metrics
+
+    s = SyntheticRooms(1, size=(64, 48))[0]
+    m = compute_metrics(s.depth, s.depth)
+    assert m["delta1"] == 1.0 and m["abs_rel"] == 0.0
