@@ -196,6 +196,100 @@ def evaluate(
     console.print(f"worst: {worst}")
 
 
+@app.command(name="build-engine")
+def build_engine_cmd(
+    weights: Optional[Path] = typer.Argument(None, help="Weights file; default: bundled weights."),
+    device: str = typer.Option("cuda", "--device", help="cuda (TensorRT) or cpu (ONNX Runtime int8)."),
+    precision: str = typer.Option("fp16", "--precision", help="fp16 or fp32 (TensorRT); int8 (CPU)."),
+    min_size: str = typer.Option("320x240", "--min", help="Smallest frame size WxH the engine accepts."),
+    opt_size: str = typer.Option("640x480", "--opt", help="Size TensorRT tunes for."),
+    max_size: str = typer.Option("1280x720", "--max", help="Largest frame size."),
+    workspace: float = typer.Option(4.0, "--workspace", help="TensorRT workspace limit (GiB)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Engine folder (default engines/ or $RTDEPTH_ENGINES)."),
+    no_build: bool = typer.Option(False, "--no-build", help="Only reuse a matching cached engine; never build."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even when a matching engine is cached."),
+    verify: bool = typer.Option(False, "--verify", help="Compare the engine with PyTorch FP32 on real frames."),
+    calib: Optional[Path] = typer.Option(None, "--calib", help="Folder of real frames to calibrate int8 with."),
+) -> None:
+    """Build the fastest engine for this machine: TensorRT FP16 on NVIDIA GPUs, ONNX Runtime int8 on CPUs."""
+    from .engine_file import ShapeProfile, parse_wh
+
+    if device == "cpu":
+        if precision != "int8":
+            raise RtdepthError("on the CPU build-engine makes int8 models: use --precision int8 --calib DIR")
+        if calib is None:
+            raise RtdepthError("int8 needs calibration frames: --calib DIR (a folder of real images)")
+        from .quantize import build_int8
+
+        r = build_int8(weights, calib, out, force=force)
+        console.print(f"wrote {r.path}\nheld-out frames: {r.frames}, reference: {r.reference}")
+        for name, m in (("fp32", r.fp32), ("int8", r.int8)):
+            console.print(f"  {name}: delta1 {m['delta1']:.4f}  abs rel {m['abs_rel']:.4f}  rmse {m['rmse']:.4f}")
+        console.print(f"  delta1 drop {r.delta1_drop:+.4f} (limit 0.01)")
+        return
+    if device != "cuda":
+        raise RtdepthError("--device must be cuda or cpu")
+    from .trt import build_engine
+
+    profile = ShapeProfile(parse_wh(min_size), parse_wh(opt_size), parse_wh(max_size))
+    path = build_engine(weights, precision, profile, out, workspace, no_build, force, notice=err_console.print)
+    console.print(f"engine: {path}")
+    if verify:
+        from .jobs import verify_engine
+
+        max_err, d1 = verify_engine(path, weights)
+        console.print(f"verify: max |engine - fp32| {max_err:.4f} m, delta1 vs fp32 {d1:.4f} (needs >= 0.99)")
+
+
+@app.command()
+def bench(
+    weights: Optional[Path] = typer.Argument(None, help="Weights file; default: bundled weights."),
+    models: Optional[str] = typer.Option(None, "--models", help="Also time these models (comma list, or 'all'), random weights."),
+    device: str = DeviceOpt,
+    iters: int = typer.Option(20, "--iters", help="Timed runs per case (after 5 warm-up runs)."),
+    e2e_frames: int = typer.Option(90, "--e2e-frames", help="Frames of the demo clip for the video rate."),
+    clip: Optional[Path] = typer.Option(None, "--clip", help="Clip for the end-to-end rate (default: bundled demo)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Median/p95 latency per backend and size, and the end-to-end video rate against model-only."""
+    import json
+    import tempfile
+
+    from rich.table import Table
+
+    from .backends import resolve_device
+    from .bench import as_json, backend_factories, end_to_end, latency_table, weights_for_models
+    from .checkpoint import default_weights, read_info
+    from .models import list_models
+
+    dev = resolve_device(device)
+    log = (lambda *_: None) if json_out else err_console.print
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [weights or default_weights()]
+        if models:
+            names = list_models() if models == "all" else [m.strip() for m in models.split(",")]
+            extra = [n for n in names if n != read_info(paths[0]).model]
+            paths += weights_for_models(extra, Path(tmp))
+        rows = latency_table(paths, dev, iters=iters, log=log)
+        e2e = []
+        for label, _ in backend_factories(paths[0], dev):
+            backend, precision = label.split()[0], label.split()[-1]
+            if backend == "torch" and precision == "fp32" and dev != "cpu":
+                continue
+            e2e.append(end_to_end(paths[0], backend, dev, clip, e2e_frames, None if precision == "graph" else precision))
+    if json_out:
+        console.print_json(json.dumps(as_json(rows, e2e)))
+        return
+    table = Table("model", "backend", "device", "precision", "size", "median ms", "p95 ms", "x torch fp32", title="model-only latency")
+    for r in rows:
+        table.add_row(r.model, r.backend, r.device, r.precision, r.size, f"{r.median_ms:.1f}", f"{r.p95_ms:.1f}", f"{r.speedup:.2f}")
+    console.print(table)
+    t2 = Table("model", "backend", "precision", "size", "model-only fps", "video fps", "video / model", title="end to end (video)")
+    for r in e2e:
+        t2.add_row(r.model, r.backend, r.precision, r.size, f"{r.model_fps:.1f}", f"{r.video_fps:.1f}", f"{r.ratio:.2f}")
+    console.print(t2)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def train(ctx: typer.Context) -> None:
     """Train a model (same options as python -m train; --help for them)."""
@@ -209,7 +303,9 @@ def main() -> None:
     try:
         app()  # standalone: usage errors print their own message and exit 2
     except RtdepthError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -76,3 +76,24 @@ def export_and_verify(weights: Path | None, output: Path, verify: bool = True) -
     # Odd sizes too: the graph must keep its padding logic for any size.
     frames += [cv2.resize(frames[0], (319, 241))]
     return verify_onnx(model, output, frames)
+
+
+def verify_engine(engine: Path, weights: Path | None, min_delta1: float = 0.99) -> tuple[float, float]:
+    """Engine vs PyTorch FP32 on the bundled real frames: max abs error and delta1 (FP32 as truth)."""
+    from .backends import TorchBackend
+    from .metrics import compute_metrics
+    from .trt import TensorRTBackend
+
+    weights = weights or default_weights()
+    reference = TorchBackend(load_model(weights)[0], "cuda", "fp32")
+    backend = TensorRTBackend(engine, file_sha256(weights))
+    worst, d1 = 0.0, []
+    for frame in sample_frames():
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)[None]
+        ref, got = reference.infer(rgb)[0], backend.infer(rgb)[0]
+        worst = max(worst, float(np.abs(ref - got).max()))
+        d1.append(compute_metrics(got, ref)["delta1"])
+    delta1 = float(np.mean(d1))
+    if delta1 < min_delta1:
+        raise RtdepthError(f"engine disagrees with PyTorch FP32: delta1 {delta1:.4f} < {min_delta1} (max error {worst:.3f} m)")
+    return worst, delta1

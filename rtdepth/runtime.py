@@ -25,6 +25,12 @@ def open_backend(
     if backend not in BACKENDS:
         raise RtdepthError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     path = Path(weights) if weights else default_weights()
+    if path.suffix == ".engine":
+        from .trt import TensorRTBackend
+
+        engine = TensorRTBackend(path, cuda_graph=True)
+        h = engine.header
+        return engine, WeightsInfo(h.model, input_size=tuple(h.input_size), depth_range=tuple(h.depth_range))
     if path.suffix == ".onnx":
         ort = OnnxRuntimeBackend(path, resolve_device(device) if device != "auto" else "cpu")
         return ort, _info_from_onnx(ort)
