@@ -1,0 +1,170 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from rtdepth.engine_file import (EngineHeader, ShapeProfile, cache_key, check_compatible, check_matches_weights,
+                                 engine_filename, parse_wh, read_engine_file, read_engine_header, write_engine_file)  # fmt: skip
+from rtdepth.errors import RtdepthError
+
+
+def header(**kw) -> EngineHeader:
+    base = dict(model="unet", precision="fp16", profile={"min": [320, 240], "opt": [640, 480], "max": [1280, 720], "max_batch": 1},
+                onnx_sha256="aa", weights_sha256="bb", trt_version="10.3.0", gpu_name="NVIDIA H100 80GB HBM3",
+                compute_capability="9.0")  # fmt: skip
+    return EngineHeader(**{**base, **kw})
+
+
+def test_engine_file_round_trip(tmp_path):
+    h = header()
+    path = write_engine_file(tmp_path / "e.engine", h, b"\x01\x02serialized")
+    got, blob = read_engine_file(path)
+    assert got == h and blob == b"\x01\x02serialized"
+    assert read_engine_header(path)[0].shape_profile == ShapeProfile()
+
+
+def test_cache_key_changes_with_every_input():
+    p = ShapeProfile()
+    base = cache_key("onnx", "10.3", "H100", "9.0", "fp16", p)
+    assert base == cache_key("onnx", "10.3", "H100", "9.0", "fp16", ShapeProfile())
+    others = [cache_key("onnx2", "10.3", "H100", "9.0", "fp16", p), cache_key("onnx", "10.4", "H100", "9.0", "fp16", p),
+              cache_key("onnx", "10.3", "L4", "8.9", "fp16", p), cache_key("onnx", "10.3", "H100", "9.0", "fp32", p),
+              cache_key("onnx", "10.3", "H100", "9.0", "fp16", ShapeProfile(max=(1920, 1080)))]  # fmt: skip
+    assert base not in others and len(set(others)) == len(others)
+    assert header().cache_key == cache_key("aa", "10.3.0", "NVIDIA H100 80GB HBM3", "9.0", "fp16", ShapeProfile())
+
+
+def test_engine_names_carry_model_precision_and_gpu():
+    assert engine_filename("unet", "fp16", "NVIDIA H100 80GB HBM3", "abc") == "unet-fp16-nvidia-h100-80gb-hbm3-abc.engine"
+
+
+@pytest.mark.parametrize("data, message", [(b"", "not an rtdepth engine"), (b"PLAN" * 10, "not an rtdepth engine")])
+def test_foreign_engine_files(tmp_path, data, message):
+    path = tmp_path / "x.engine"
+    path.write_bytes(data)
+    with pytest.raises(RtdepthError, match=message):
+        read_engine_file(path)
+
+
+def test_truncated_engine_file(tmp_path):
+    path = write_engine_file(tmp_path / "e.engine", header(), b"")
+    with pytest.raises(RtdepthError, match="truncated"):
+        read_engine_file(path)
+    full = write_engine_file(tmp_path / "f.engine", header(), b"x" * 10).read_bytes()
+    (tmp_path / "g.engine").write_bytes(full[:30])
+    with pytest.raises(RtdepthError, match="corrupt engine header"):
+        read_engine_file(tmp_path / "g.engine")
+
+
+def test_engine_from_another_gpu_or_tensorrt_is_refused():
+    h = header()
+    check_compatible(h, "10.3.0", "NVIDIA H100 80GB HBM3", "9.0")
+    with pytest.raises(RtdepthError, match="TensorRT 10.3.0, this is 10.5.0"):
+        check_compatible(h, "10.5.0", "NVIDIA H100 80GB HBM3", "9.0")
+    with pytest.raises(RtdepthError, match="built for NVIDIA H100 80GB HBM3 .sm 9.0., this GPU is NVIDIA L4"):
+        check_compatible(h, "10.3.0", "NVIDIA L4", "8.9")
+
+
+def test_engine_header_must_match_the_weights():
+    with pytest.raises(RtdepthError, match="other weights"):
+        check_matches_weights(header(), "cc")
+
+
+def test_profile_fits_frames_into_range():
+    p = ShapeProfile()
+    assert p.fit((640, 480)) == (640, 480)
+    w, h = p.fit((1920, 1080))  # too big: scaled down into range, aspect kept
+    assert p.contains((w, h)) and abs(w / h - 16 / 9) < 0.02
+    w, h = p.fit((160, 120))  # too small: scaled up
+    assert p.contains((w, h)) and abs(w / h - 4 / 3) < 0.02
+    assert p.trt_shapes() == ((1, 3, 240, 320), (1, 3, 480, 640), (1, 3, 720, 1280))
+    with pytest.raises(RtdepthError, match="min <= opt <= max"):
+        ShapeProfile(min=(640, 480), opt=(320, 240))
+    assert parse_wh("640x480") == (640, 480)
+    with pytest.raises(RtdepthError):
+        parse_wh("640")
+
+
+def rtdepth(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "rtdepth", *map(str, args)], capture_output=True, text=True, **kw)
+
+
+def test_build_engine_without_tensorrt_or_gpu_says_so():
+    r = rtdepth("build-engine")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "TensorRT is not installed" in r.stderr or "no CUDA GPU" in r.stderr
+
+
+def test_int8_needs_calibration_frames(tmp_path):
+    r = rtdepth("build-engine", "--device", "cpu", "--precision", "int8")
+    assert r.returncode == 2 and "--calib" in r.stderr
+    (tmp_path / "empty").mkdir()
+    r = rtdepth("build-engine", "--device", "cpu", "--precision", "int8", "--calib", tmp_path / "empty")
+    assert r.returncode == 2 and "at least 4 images" in r.stderr
+
+
+def test_int8_build_on_real_frames_is_cached_and_measured(tmp_path, tum_dir, tiny_weights, monkeypatch):
+    from rtdepth.quantize import build_int8, cached_int8_onnx
+
+    monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
+    calib = tmp_path / "calib"
+    (calib / "rgb").mkdir(parents=True)
+    (calib / "depth").mkdir()
+    for i in range(0, 400, 25):  # 16 real RGB-D pairs
+        (calib / "rgb" / f"{i:04d}.jpg").write_bytes((tum_dir / "rgb" / f"{i:04d}.jpg").read_bytes())
+        (calib / "depth" / f"{i:04d}.png").write_bytes((tum_dir / "depth" / f"{i:04d}.png").read_bytes())
+    report = build_int8(tiny_weights, calib, n_calib=8, n_eval=4, max_drop=1.0)
+    assert report.reference == "ground truth" and report.frames == 4
+    assert report.path.is_file() and cached_int8_onnx(tiny_weights) == report.path
+    mtime = report.path.stat().st_mtime
+    assert build_int8(tiny_weights, calib, n_calib=8, n_eval=4, max_drop=1.0).path.stat().st_mtime == mtime  # reused
+    from rtdepth.estimator import DepthEstimator
+
+    est = DepthEstimator.from_weights(tiny_weights, "onnxruntime", "cpu", precision="int8")
+    assert est.predict(np.zeros((48, 64, 3), np.uint8) + 90).shape == (48, 64)
+
+
+def test_int8_refused_when_accuracy_drops(tmp_path, tum_dir, tiny_weights, monkeypatch):
+    from rtdepth import quantize
+
+    monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    for i in range(0, 200, 25):
+        (calib / f"{i:04d}.jpg").write_bytes((tum_dir / "rgb" / f"{i:04d}.jpg").read_bytes())
+    with pytest.raises(RtdepthError, match="int8 loses"):
+        quantize.build_int8(tiny_weights, calib, n_calib=4, n_eval=2, max_drop=-1.0)  # any result is a "drop"
+    with pytest.raises(RtdepthError, match="no int8 model"):  # the rejected model is never picked up
+        quantize.cached_int8_onnx(tiny_weights)
+
+
+def test_bench_json_reports_ratios(tiny_weights, tmp_path, monkeypatch):
+    monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
+    r = rtdepth("bench", tiny_weights, "--device", "cpu", "--iters", "3", "--e2e-frames", "8", "--json", timeout=600)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    rows = data["latency"]
+    assert {(x["backend"], x["size"]) for x in rows} >= {("torch", "320x240"), ("onnxruntime", "640x480")}
+    assert all(x["median_ms"] > 0 and x["p95_ms"] >= x["median_ms"] for x in rows)
+    assert [x["speedup"] for x in rows if x["backend"] == "torch"] == [1.0, 1.0]
+    assert data["end_to_end"] and all(0 < x["ratio"] for x in data["end_to_end"])
+
+
+@pytest.mark.tensorrt
+def test_tensorrt_build_and_verify(tiny_weights, tmp_path):
+    pytest.importorskip("tensorrt", reason="TensorRT not installed (PyPI carries only a placeholder without NVIDIA's index)")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    from rtdepth.jobs import verify_engine
+    from rtdepth.trt import TensorRTBackend, build_engine
+
+    profile = ShapeProfile((64, 48), (64, 48), (320, 240))
+    path = build_engine(tiny_weights, "fp16", profile, tmp_path)
+    assert build_engine(tiny_weights, "fp16", profile, tmp_path, no_build=True) == path
+    max_err, d1 = verify_engine(path, tiny_weights)
+    assert d1 >= 0.99
+    out = TensorRTBackend(path, cuda_graph=True).infer(np.full((1, 48, 64, 3), 100, np.uint8))
+    assert out.shape == (1, 48, 64)
