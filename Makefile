@@ -24,6 +24,7 @@ demo: setup
 	@echo "demo output: out/depth.png, out/demo_depth.mp4"
 
 test: setup
+	$(BIN)/ruff check rtdepth train tests
 	$(BIN)/python -m pytest -q
 
 lint: setup

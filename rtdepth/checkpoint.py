@@ -37,7 +37,11 @@ class WeightsInfo:
     metrics: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        d = self.__dict__ | {"format": FORMAT, "input_size": list(self.input_size), "depth_range": list(self.depth_range)}
+        d = self.__dict__ | {
+            "format": FORMAT,
+            "input_size": list(self.input_size),
+            "depth_range": list(self.depth_range),
+        }
         return json.dumps(d, sort_keys=True)
 
     @classmethod

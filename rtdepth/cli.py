@@ -12,7 +12,9 @@ from rich.console import Console
 from . import __version__
 from .errors import RtdepthError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Real-time monocular depth.", pretty_exceptions_enable=False)
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Real-time monocular depth.", pretty_exceptions_enable=False
+)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -153,7 +155,16 @@ def live(
     from .streaming import ModelOptions, run_live
 
     viz = _viz(colormap, layout, alpha, range_)
-    run_live(camera, ModelOptions(weights, backend, device, parse_size(size)), viz, record, window, hud, max_frames, err_console)
+    run_live(
+        camera,
+        ModelOptions(weights, backend, device, parse_size(size)),
+        viz,
+        record,
+        window,
+        hud,
+        max_frames,
+        err_console,
+    )
 
 
 @app.command(name="eval")
@@ -244,7 +255,9 @@ def build_engine_cmd(
 @app.command()
 def bench(
     weights: Optional[Path] = typer.Argument(None, help="Weights file; default: bundled weights."),
-    models: Optional[str] = typer.Option(None, "--models", help="Also time these models (comma list, or 'all'), random weights."),
+    models: Optional[str] = typer.Option(
+        None, "--models", help="Also time these models (comma list, or 'all'), random weights."
+    ),
     device: str = DeviceOpt,
     iters: int = typer.Option(20, "--iters", help="Timed runs per case (after 5 warm-up runs)."),
     e2e_frames: int = typer.Option(90, "--e2e-frames", help="Frames of the demo clip for the video rate."),
@@ -276,17 +289,49 @@ def bench(
             backend, precision = label.split()[0], label.split()[-1]
             if backend == "torch" and precision == "fp32" and dev != "cpu":
                 continue
-            e2e.append(end_to_end(paths[0], backend, dev, clip, e2e_frames, None if precision == "graph" else precision))
+            e2e.append(
+                end_to_end(paths[0], backend, dev, clip, e2e_frames, None if precision == "graph" else precision)
+            )
     if json_out:
         console.print_json(json.dumps(as_json(rows, e2e)))
         return
-    table = Table("model", "backend", "device", "precision", "size", "median ms", "p95 ms", "x torch fp32", title="model-only latency")
+    table = Table(
+        "model",
+        "backend",
+        "device",
+        "precision",
+        "size",
+        "median ms",
+        "p95 ms",
+        "x torch fp32",
+        title="model-only latency",
+    )
     for r in rows:
-        table.add_row(r.model, r.backend, r.device, r.precision, r.size, f"{r.median_ms:.1f}", f"{r.p95_ms:.1f}", f"{r.speedup:.2f}")
+        table.add_row(
+            r.model,
+            r.backend,
+            r.device,
+            r.precision,
+            r.size,
+            f"{r.median_ms:.1f}",
+            f"{r.p95_ms:.1f}",
+            f"{r.speedup:.2f}",
+        )
     console.print(table)
-    t2 = Table("model", "backend", "precision", "size", "model-only fps", "video fps", "video / model", title="end to end (video)")
+    t2 = Table(
+        "model",
+        "backend",
+        "precision",
+        "size",
+        "model-only fps",
+        "video fps",
+        "video / model",
+        title="end to end (video)",
+    )
     for r in e2e:
-        t2.add_row(r.model, r.backend, r.precision, r.size, f"{r.model_fps:.1f}", f"{r.video_fps:.1f}", f"{r.ratio:.2f}")
+        t2.add_row(
+            r.model, r.backend, r.precision, r.size, f"{r.model_fps:.1f}", f"{r.video_fps:.1f}", f"{r.ratio:.2f}"
+        )
     console.print(t2)
 
 

@@ -39,7 +39,10 @@ def inference_size(frame_wh: tuple[int, int], target_wh: tuple[int, int], multip
     if abs((fw / fh) / (tw / th) - 1) <= 0.05:
         return target_wh
     scale = ((tw * th) / (fw * fh)) ** 0.5
-    return (max(multiple, round(fw * scale / multiple) * multiple), max(multiple, round(fh * scale / multiple) * multiple))
+    return (
+        max(multiple, round(fw * scale / multiple) * multiple),
+        max(multiple, round(fh * scale / multiple) * multiple),
+    )
 
 
 def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -70,7 +70,13 @@ def int8_path(weights: Path, calib_key: str, folder: Path) -> Path:
 def build_int8(weights: str | Path | None, calib: str | Path, out_dir: Path | None = None, n_calib: int = 32,
                n_eval: int = 16, max_drop: float = 0.01, force: bool = False) -> Int8Report:  # fmt: skip
     """Quantize (or reuse the cached int8 model) and measure it; raises when accuracy drops too much."""
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from .export import cached_onnx, engine_dir
@@ -140,8 +146,12 @@ def cached_int8_onnx(weights: Path) -> Path:
     from .export import engine_dir
 
     info = read_info(weights)
-    found = sorted(engine_dir().glob(f"{info.model}-{file_sha256(weights)}-int8-*.onnx"), key=lambda p: p.stat().st_mtime)
+    found = sorted(
+        engine_dir().glob(f"{info.model}-{file_sha256(weights)}-int8-*.onnx"), key=lambda p: p.stat().st_mtime
+    )
     found = [p for p in found if not p.name.endswith((".pre.onnx", ".tmp.onnx", ".rejected.onnx"))]
     if not found:
-        raise RtdepthError("no int8 model for these weights: rtdepth build-engine --device cpu --precision int8 --calib DIR")
+        raise RtdepthError(
+            "no int8 model for these weights: rtdepth build-engine --device cpu --precision int8 --calib DIR"
+        )
     return found[-1]

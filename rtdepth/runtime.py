@@ -65,4 +65,8 @@ def _auto_choice(path: Path, device: str, precision: str | None) -> str:
 def _info_from_onnx(backend: OnnxRuntimeBackend) -> WeightsInfo:
     m = backend.metadata
     size = (int(m.get("input_width", 320)), int(m.get("input_height", 240)))
-    return WeightsInfo(m.get("model", "onnx"), input_size=size, depth_range=(float(m.get("depth_min", 0.1)), float(m.get("depth_max", 10.0))))
+    return WeightsInfo(
+        m.get("model", "onnx"),
+        input_size=size,
+        depth_range=(float(m.get("depth_min", 0.1)), float(m.get("depth_max", 10.0))),
+    )

@@ -114,6 +114,7 @@ def run_live(
         if record is not None:
             sinks.video = VideoSink(record, source.fps, notice=lambda m: console.print(f"[yellow]{m}[/]"))
         with console.status("live") as status:
+
             def report(s: RunStats, fps: float) -> None:
                 status.update(f"live: {s.frames} frames, {fps:.1f} FPS ({estimator.describe()})")
 

@@ -15,8 +15,17 @@ import cv2
 import numpy as np
 
 from .checkpoint import WeightsInfo, default_weights, file_sha256, read_info
-from .engine_file import (EngineHeader, ShapeProfile, cache_key, check_compatible, check_matches_weights,
-                          engine_filename, find_engine, read_engine_file, write_engine_file)  # fmt: skip
+from .engine_file import (
+    EngineHeader,
+    ShapeProfile,
+    cache_key,
+    check_compatible,
+    check_matches_weights,
+    engine_filename,  # fmt: skip
+    find_engine,
+    read_engine_file,
+    write_engine_file,
+)
 from .errors import RtdepthError
 
 INSTALL_HINT = 'TensorRT is not installed: pip install "rtdepth[tensorrt]" (NVIDIA GPU, TensorRT >= 10)'
@@ -135,7 +144,9 @@ def build_engine(
     return write_engine_file(out_dir / engine_filename(info.model, precision, gpu, key), header, blob)
 
 
-def _build_serialized(onnx_path: Path, precision: str, profile: ShapeProfile, timing_path: Path, workspace_gib: float) -> bytes:
+def _build_serialized(
+    onnx_path: Path, precision: str, profile: ShapeProfile, timing_path: Path, workspace_gib: float
+) -> bytes:
     trt = import_tensorrt()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -229,7 +240,9 @@ class TensorRTBackend:
             images = np.stack([cv2.resize(im, fit, interpolation=cv2.INTER_AREA) for im in images])
             n, h, w = images.shape[:3]
         if n > self.profile.max_batch:
-            return np.concatenate([self.infer(images[i : i + self.profile.max_batch]) for i in range(0, n, self.profile.max_batch)])
+            return np.concatenate(
+                [self.infer(images[i : i + self.profile.max_batch]) for i in range(0, n, self.profile.max_batch)]
+            )
         raw, _, y = self._views(n, h, w)
         with torch.cuda.stream(self.stream):
             raw.copy_(torch.from_numpy(np.ascontiguousarray(images)), non_blocking=True)
@@ -264,7 +277,9 @@ def engine_available(weights: Path, precision: str = "fp16") -> bool:
     return find_engine(engine_dir(), info.model, precision, gpu, key) is not None
 
 
-def open_engine_for(weights: Path, info: WeightsInfo, precision: str = "fp16", cuda_graph: bool = True) -> TensorRTBackend:
+def open_engine_for(
+    weights: Path, info: WeightsInfo, precision: str = "fp16", cuda_graph: bool = True
+) -> TensorRTBackend:
     """Open (building first if needed) the engine for ``weights`` on this GPU."""
     if weights.suffix == ".engine":
         return TensorRTBackend(weights, cuda_graph=cuda_graph)

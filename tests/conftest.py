@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from helpers import make_clip
 
 from rtdepth.checkpoint import WeightsInfo, save_weights
 from rtdepth.models import create_model
-from helpers import make_clip
 
 REPO = Path(__file__).resolve().parents[1]
 TUM = REPO.parent / "shared" / "data" / "tum_fr1_xyz"

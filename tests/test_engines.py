@@ -6,13 +6,24 @@ import numpy as np
 import pytest
 import torch
 
-from rtdepth.engine_file import (EngineHeader, ShapeProfile, cache_key, check_compatible, check_matches_weights,
-                                 engine_filename, parse_wh, read_engine_file, read_engine_header, write_engine_file)  # fmt: skip
+from rtdepth.engine_file import (
+    EngineHeader,
+    ShapeProfile,
+    cache_key,
+    check_compatible,
+    check_matches_weights,
+    engine_filename,  # fmt: skip
+    parse_wh,
+    read_engine_file,
+    read_engine_header,
+    write_engine_file,
+)
 from rtdepth.errors import RtdepthError
 
 
 def header(**kw) -> EngineHeader:
-    base = dict(model="unet", precision="fp16", profile={"min": [320, 240], "opt": [640, 480], "max": [1280, 720], "max_batch": 1},
+    profile = {"min": [320, 240], "opt": [640, 480], "max": [1280, 720], "max_batch": 1}
+    base = dict(model="unet", precision="fp16", profile=profile,
                 onnx_sha256="aa", weights_sha256="bb", trt_version="10.3.0", gpu_name="NVIDIA H100 80GB HBM3",
                 compute_capability="9.0")  # fmt: skip
     return EngineHeader(**{**base, **kw})
@@ -38,7 +49,9 @@ def test_cache_key_changes_with_every_input():
 
 
 def test_engine_names_carry_model_precision_and_gpu():
-    assert engine_filename("unet", "fp16", "NVIDIA H100 80GB HBM3", "abc") == "unet-fp16-nvidia-h100-80gb-hbm3-abc.engine"
+    assert (
+        engine_filename("unet", "fp16", "NVIDIA H100 80GB HBM3", "abc") == "unet-fp16-nvidia-h100-80gb-hbm3-abc.engine"
+    )
 
 
 @pytest.mark.parametrize("data, message", [(b"", "not an rtdepth engine"), (b"PLAN" * 10, "not an rtdepth engine")])
@@ -155,7 +168,9 @@ def test_bench_json_reports_ratios(tiny_weights, tmp_path, monkeypatch):
 
 @pytest.mark.tensorrt
 def test_tensorrt_build_and_verify(tiny_weights, tmp_path):
-    pytest.importorskip("tensorrt", reason="TensorRT not installed (PyPI carries only a placeholder without NVIDIA's index)")
+    pytest.importorskip(
+        "tensorrt", reason="TensorRT not installed (PyPI carries only a placeholder without NVIDIA's index)"
+    )
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU")
     from rtdepth.jobs import verify_engine

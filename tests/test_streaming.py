@@ -9,13 +9,12 @@ import av
 import cv2
 import numpy as np
 import pytest
+from helpers import make_clip
 
 from rtdepth.errors import RtdepthError
 from rtdepth.sinks import VideoSink, display_available
 from rtdepth.sources import ImageFolderSource, LiveSource, VideoSource, open_source
 from rtdepth.visualize import EmaPercentiles, FixedRange, Visualizer, compose
-
-from helpers import make_clip
 
 
 def probe(path):
@@ -74,7 +73,9 @@ def test_sources_convert_odd_frames(tmp_path, real_frame):
     assert frames[1].image.dtype == np.uint16
 
 
-@pytest.mark.parametrize("layout, size", [("overlay", (48, 64, 3)), ("side-by-side", (48, 128, 3)), ("depth", (48, 64, 3))])
+@pytest.mark.parametrize(
+    "layout, size", [("overlay", (48, 64, 3)), ("side-by-side", (48, 128, 3)), ("depth", (48, 64, 3))]
+)
 def test_layout_sizes(layout, size):
     frame = np.zeros((48, 64, 3), np.uint8)
     out = Visualizer(layout=layout, range_=(0.5, 5)).render(frame, np.full((48, 64), 2.0, np.float32))
@@ -286,7 +287,9 @@ def xvfb():
 def test_live_window_under_xvfb(tmp_path, real_clip, tiny_weights, xvfb):
     env = dict(os.environ, DISPLAY=xvfb, QT_QPA_PLATFORM="xcb")
     out = tmp_path / "rec.mp4"
-    r = rtdepth("live", "--camera", real_clip, "--record", out, "-w", tiny_weights, "--backend", "torch", env=env, timeout=120)
+    r = rtdepth(
+        "live", "--camera", real_clip, "--record", out, "-w", tiny_weights, "--backend", "torch", env=env, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     assert probe(out)[1] == 6
 

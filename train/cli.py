@@ -17,7 +17,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train rtdept
 
 @app.command()
 def train(
-    data: list[str] = typer.Option([], "--data", "-d", help="Dataset: folder, NYU .mat, DenseDepth .zip/.csv, synthetic:N. Repeatable."),
+    data: list[str] = typer.Option(
+        [], "--data", "-d", help="Dataset: folder, NYU .mat, DenseDepth .zip/.csv, synthetic:N. Repeatable."
+    ),
     model: Optional[str] = typer.Option(None, help="Model name (rtdepth models)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config; flags override it."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Run folder (weights, state, config, log)."),
@@ -27,7 +29,9 @@ def train(
     width: Optional[int] = typer.Option(None),
     height: Optional[int] = typer.Option(None),
     split: Optional[str] = typer.Option(None, help="random (70/30) or blocks (contiguous, for sequences)."),
-    encoder_weights: Optional[str] = typer.Option(None, "--encoder-weights", help="ImageNet encoder weights file, or 'packaged'."),
+    encoder_weights: Optional[str] = typer.Option(
+        None, "--encoder-weights", help="ImageNet encoder weights file, or 'packaged'."
+    ),
     workers: Optional[int] = typer.Option(None),
     cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="Keep decoded samples in memory."),
     augment: Optional[bool] = typer.Option(None, "--augment/--no-augment"),
@@ -44,7 +48,11 @@ def train(
                  augment=augment, max_steps=max_steps, device=device, seed=seed)  # fmt: skip
     if resume and config is None and out and (Path(out) / "config.yaml").is_file():
         config = Path(out) / "config.yaml"
-    cfg = TrainConfig.from_yaml(config, **flags) if config else TrainConfig.from_dict({k: v for k, v in flags.items() if v is not None})
+    cfg = (
+        TrainConfig.from_yaml(config, **flags)
+        if config
+        else TrainConfig.from_dict({k: v for k, v in flags.items() if v is not None})
+    )
     if cfg.out == TrainConfig.out and model:
         cfg.out = f"runs/{cfg.model}"
     summary = fit(cfg, resume=resume)

@@ -75,7 +75,7 @@ def evaluate_dataset(estimator: DepthEstimator, data: str, opts: EvalOptions, pr
 def side_by_side(rgb: np.ndarray, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """RGB | prediction | ground truth, both depths in one colour scale (black = no measurement)."""
     valid = gt > 0
-    lo, hi = (np.percentile(gt[valid], (2, 98)) if valid.any() else (pred.min(), pred.max()))
+    lo, hi = np.percentile(gt[valid], (2, 98)) if valid.any() else (pred.min(), pred.max())
     norm = FixedRange(float(lo) * 0.9, float(hi) * 1.1 + 1e-3)
     gt_img = colorize(norm(gt), "turbo")
     gt_img[~valid] = 0

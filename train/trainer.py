@@ -128,7 +128,9 @@ def poly_lr(step: int, total: int, cfg: TrainConfig) -> float:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, dataset: DepthTrainingSet, device: torch.device, max_depth: float) -> dict[str, float]:
+def evaluate(
+    model: torch.nn.Module, dataset: DepthTrainingSet, device: torch.device, max_depth: float
+) -> dict[str, float]:
     """Validation metrics at the training size, raw and with median scaling (suffix ``_ms``)."""
     model.eval()
     raw, scaled = MetricAccumulator(), MetricAccumulator()
@@ -142,7 +144,9 @@ def evaluate(model: torch.nn.Module, dataset: DepthTrainingSet, device: torch.de
     return raw.mean() | {f"{k}_ms": v for k, v in scaled.mean().items()}
 
 
-def _export_weights(path: Path, model: DepthNet, cfg: TrainConfig, summary: dict[str, Any], metrics: dict[str, float]) -> None:
+def _export_weights(
+    path: Path, model: DepthNet, cfg: TrainConfig, summary: dict[str, Any], metrics: dict[str, float]
+) -> None:
     kwargs = dict(cfg.model_kwargs)
     info = WeightsInfo(cfg.model, kwargs, cfg.size, (model.min_depth, model.max_depth), summary, metrics)
     save_weights(model, path, info)
@@ -158,7 +162,14 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     if dist.device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    meta: dict[str, Any] = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best": -math.inf, "best_epoch": -1, "history": []}
+    meta: dict[str, Any] = {
+        "epoch": 0,
+        "step": 0,
+        "step_in_epoch": 0,
+        "best": -math.inf,
+        "best_epoch": -1,
+        "history": [],
+    }
     state_path = out / "state.safetensors"
     if resume:
         meta = load_train_state(state_path, model, optimizer)
@@ -167,7 +178,9 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         cfg.save(out / "config.yaml")
     net = model
     if dist.world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None
+        )
 
     sampler = EpochSampler(len(train_set), cfg.seed, dist.rank, dist.world)
     drop_last = sampler.per_rank >= 2 * cfg.batch_size
@@ -189,8 +202,15 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         while meta["epoch"] < cfg.epochs and meta["step"] < total:
             epoch = meta["epoch"]
             sampler.set_epoch(epoch, skip=meta["step_in_epoch"] * cfg.batch_size)
-            loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
-                                drop_last=drop_last, persistent_workers=False, pin_memory=dist.device.type == "cuda")
+            loader = DataLoader(
+                train_set,
+                batch_size=cfg.batch_size,
+                sampler=sampler,
+                num_workers=cfg.workers,
+                drop_last=drop_last,
+                persistent_workers=False,
+                pin_memory=dist.device.type == "cuda",
+            )
             task = progress.start_epoch(epoch, cfg.epochs, len(loader), meta["step_in_epoch"])
             net.train()
             with _graceful_sigint() as stop_requested:
@@ -245,14 +265,24 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     return _summary(cfg, meta, started, samples_seen, dist, len(train_set), len(val_set))
 
 
-def _summary(cfg: TrainConfig, meta: dict[str, Any], started: float, seen: int, dist: Dist, n_train: int, n_val: int) -> dict[str, Any]:
+def _summary(
+    cfg: TrainConfig, meta: dict[str, Any], started: float, seen: int, dist: Dist, n_train: int, n_val: int
+) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     return {
-        "data": [str(d) for d in cfg.data], "split": cfg.split, "train_samples": n_train, "val_samples": n_val,
-        "epochs": meta["epoch"], "steps": meta["step"], "best_epoch": meta["best_epoch"],
-        "seconds": round(elapsed, 1), "samples_per_s": round(seen / max(elapsed, 1e-9), 2),
-        "device": str(dist.device), "world_size": dist.world, "augment": cfg.augment,
-        "encoder_weights": cfg.encoder_weights, "batch_size": cfg.batch_size, "lr": cfg.lr,
+        "data": [str(d) for d in cfg.data],
+        "split": cfg.split,
+        "train_samples": n_train,
+        "val_samples": n_val,
+        "epochs": meta["epoch"],
+        "steps": meta["step"],
+        "best_epoch": meta["best_epoch"],
+        "seconds": round(elapsed, 1),
+        "samples_per_s": round(seen / max(elapsed, 1e-9), 2),
+        "device": str(dist.device),
+        "world_size": dist.world,
+        "augment": cfg.augment,
+        "encoder_weights": cfg.encoder_weights,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
     }
-
-

