@@ -109,6 +109,7 @@ def build_int8(weights: str | Path | None, calib: str | Path, out_dir: Path | No
         quantize_static(str(pre), str(tmp), Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, per_channel=True, calibrate_method=CalibrationMethod.MinMax)  # fmt: skip
         pre.unlink(missing_ok=True)
+        _mark_int8(tmp)
         tmp.replace(target)
     report = measure_int8(fp32, target, eval_files, size, Path(calib))
     if report.delta1_drop > max_drop:
@@ -117,6 +118,18 @@ def build_int8(weights: str | Path | None, calib: str | Path, out_dir: Path | No
         raise RtdepthError(f"int8 loses {report.delta1_drop:.3f} delta1 (> {max_drop}) on held-out frames; kept fp32 "
                            f"(rejected model at {bad})")  # fmt: skip
     return report
+
+
+def _mark_int8(path: Path) -> None:
+    """Say in the model's own metadata that it is int8 (the backend reports it from there)."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    props = {p.key: p.value for p in proto.metadata_props} | {"precision": "int8"}
+    del proto.metadata_props[:]
+    for k, v in props.items():
+        proto.metadata_props.add(key=k, value=v)
+    onnx.save(proto, str(path))
 
 
 def measure_int8(fp32: Path, int8: Path, files: list[Path], size: tuple[int, int], folder: Path) -> Int8Report:

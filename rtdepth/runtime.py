@@ -20,7 +20,8 @@ def open_backend(
     """Open ``backend`` for ``weights`` (None: bundled default).
 
     ``auto`` prefers a TensorRT engine built for this GPU, then CUDA PyTorch FP16, then ONNX Runtime on
-    the CPU (about 2x faster than eager PyTorch there). ``weights`` may also be an ``.onnx`` file.
+    the CPU (about 2x faster than eager PyTorch there), int8 when ``build-engine`` made one for these
+    weights. ``weights`` may also be an ``.onnx`` or ``.engine`` file.
     """
     if backend not in BACKENDS:
         raise RtdepthError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
@@ -38,6 +39,8 @@ def open_backend(
     dev = resolve_device(device)
     if backend == "auto":
         backend = _auto_choice(path, dev, precision)
+        if backend == "onnxruntime" and precision is None and _int8_built(path):
+            precision = "int8"  # build-engine made an int8 model for this machine: use it
     if backend == "torch":
         model, info = load_model(path)
         return TorchBackend(model, dev, precision), info
@@ -60,6 +63,16 @@ def _auto_choice(path: Path, device: str, precision: str | None) -> str:
 
         return "tensorrt" if engine_available(path, precision or "fp16") else "torch"
     return "onnxruntime"
+
+
+def _int8_built(path: Path) -> bool:
+    from .quantize import cached_int8_onnx
+
+    try:
+        cached_int8_onnx(path)
+    except RtdepthError:
+        return False
+    return True
 
 
 def _info_from_onnx(backend: OnnxRuntimeBackend) -> WeightsInfo:

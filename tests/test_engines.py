@@ -183,3 +183,18 @@ def test_tensorrt_build_and_verify(tiny_weights, tmp_path):
     assert d1 >= 0.99
     out = TensorRTBackend(path, cuda_graph=True).infer(np.full((1, 48, 64, 3), 100, np.uint8))
     assert out.shape == (1, 48, 64)
+
+
+def test_auto_backend_picks_up_a_built_int8_model(tmp_path, tum_dir, tiny_weights, monkeypatch):
+    from rtdepth.estimator import DepthEstimator
+    from rtdepth.quantize import build_int8
+
+    monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
+    assert DepthEstimator.from_weights(tiny_weights, "auto", "cpu").backend.precision == "fp32"
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    for i in range(0, 200, 25):
+        (calib / f"{i:04d}.jpg").write_bytes((tum_dir / "rgb" / f"{i:04d}.jpg").read_bytes())
+    build_int8(tiny_weights, calib, n_calib=4, n_eval=2, max_drop=1.0)
+    est = DepthEstimator.from_weights(tiny_weights, "auto", "cpu")
+    assert est.backend.name == "onnxruntime" and est.backend.precision == "int8"
