@@ -67,9 +67,7 @@ def backend_factories(weights: Path, device: str, int8: bool = True) -> list[tup
     """Every backend available here for these weights, baseline (torch fp32) first."""
     from .export import cached_onnx
 
-    out: list[tuple[str, Callable[[], Backend]]] = [
-        ("torch fp32", lambda: TorchBackend(load_model(weights)[0], device, "fp32"))
-    ]
+    out: list[tuple[str, Callable[[], Backend]]] = [("torch fp32", lambda: TorchBackend(load_model(weights)[0], device, "fp32"))]
     if device == "cpu":
         out.append(("onnxruntime fp32", lambda: OnnxRuntimeBackend(cached_onnx(weights))))
         if int8:
@@ -145,9 +143,7 @@ def end_to_end(weights: Path, backend: str, device: str, clip: Path | None = Non
     with tempfile.TemporaryDirectory() as tmp, VideoSource(clip) as src:
         run_stream(src, est, Visualizer(), Sinks(video=VideoSink(Path(tmp) / "warm.mp4", src.fps)), max_frames=5)
     with tempfile.TemporaryDirectory() as tmp, VideoSource(clip) as src:
-        stats = run_stream(
-            src, est, Visualizer(), Sinks(video=VideoSink(Path(tmp) / "o.mp4", src.fps)), max_frames=frames
-        )
+        stats = run_stream(src, est, Visualizer(), Sinks(video=VideoSink(Path(tmp) / "o.mp4", src.fps)), max_frames=frames)
     be = est.backend
     return EndToEndRow(est.info.model, be.name, be.precision, f"{size[0]}x{size[1]}", 1000 / med, stats.fps)
 

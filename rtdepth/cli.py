@@ -12,9 +12,7 @@ from rich.console import Console
 from . import __version__
 from .errors import RtdepthError
 
-app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Real-time monocular depth.", pretty_exceptions_enable=False
-)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Real-time monocular depth.", pretty_exceptions_enable=False)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -23,6 +21,9 @@ BackendOpt = typer.Option("auto", "--backend", "-b", help="auto, torch, onnxrunt
 DeviceOpt = typer.Option("auto", "--device", help="auto, cpu or cuda.")
 SizeOpt = typer.Option(None, "--size", help="Inference size WxH (default: the model's training size).")
 ColormapOpt = typer.Option("turbo", "--colormap", help="turbo, inferno, magma, viridis, plasma, gray.")
+LayoutOpt = typer.Option("overlay", "--layout", help="overlay, side-by-side or depth.")
+AlphaOpt = typer.Option(0.6, "--alpha", help="Depth opacity for the overlay layout.")
+HudOpt = typer.Option(True, "--hud/--no-hud", help="Draw FPS, latency, backend and model.")
 RangeOpt = typer.Option(None, "--range", help="Fixed colour range NEAR FAR in metres (default: adaptive).")
 
 
@@ -114,10 +115,10 @@ def video(
     device: str = DeviceOpt,
     size: Optional[str] = SizeOpt,
     colormap: str = ColormapOpt,
-    layout: str = typer.Option("overlay", "--layout", help="overlay, side-by-side or depth."),
-    alpha: float = typer.Option(0.6, "--alpha", help="Depth opacity for the overlay layout."),
+    layout: str = LayoutOpt,
+    alpha: float = AlphaOpt,
     range_: Optional[tuple[float, float]] = RangeOpt,
-    hud: bool = typer.Option(True, "--hud/--no-hud", help="Draw FPS, latency, backend and model."),
+    hud: bool = HudOpt,
     raw_dir: Optional[Path] = typer.Option(None, "--raw-dir", help="Also write per-frame raw depth here."),
     raw_format: str = typer.Option("png", "--raw-format", help="png (16-bit mm) or npy (float32 m)."),
     ply: Optional[Path] = typer.Option(None, "--ply", help="Also write point clouds (PLY) into this folder."),
@@ -145,10 +146,10 @@ def live(
     device: str = DeviceOpt,
     size: Optional[str] = SizeOpt,
     colormap: str = ColormapOpt,
-    layout: str = typer.Option("overlay", "--layout", help="overlay, side-by-side or depth."),
-    alpha: float = typer.Option(0.6, "--alpha"),
+    layout: str = LayoutOpt,
+    alpha: float = AlphaOpt,
     range_: Optional[tuple[float, float]] = RangeOpt,
-    hud: bool = typer.Option(True, "--hud/--no-hud"),
+    hud: bool = HudOpt,
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
 ) -> None:
     """Live depth from a camera in a window, at frame rate."""
@@ -255,9 +256,7 @@ def build_engine_cmd(
 @app.command()
 def bench(
     weights: Optional[Path] = typer.Argument(None, help="Weights file; default: bundled weights."),
-    models: Optional[str] = typer.Option(
-        None, "--models", help="Also time these models (comma list, or 'all'), random weights."
-    ),
+    models: Optional[str] = typer.Option(None, "--models", help="Also time these models (comma list, or 'all'), random weights."),
     device: str = DeviceOpt,
     iters: int = typer.Option(20, "--iters", help="Timed runs per case (after 5 warm-up runs)."),
     e2e_frames: int = typer.Option(90, "--e2e-frames", help="Frames of the demo clip for the video rate."),
@@ -289,9 +288,7 @@ def bench(
             backend, precision = label.split()[0], label.split()[-1]
             if backend == "torch" and precision == "fp32" and dev != "cpu":
                 continue
-            e2e.append(
-                end_to_end(paths[0], backend, dev, clip, e2e_frames, None if precision == "graph" else precision)
-            )
+            e2e.append(end_to_end(paths[0], backend, dev, clip, e2e_frames, None if precision == "graph" else precision))
     if json_out:
         console.print_json(json.dumps(as_json(rows, e2e)))
         return
@@ -329,9 +326,7 @@ def bench(
         title="end to end (video)",
     )
     for r in e2e:
-        t2.add_row(
-            r.model, r.backend, r.precision, r.size, f"{r.model_fps:.1f}", f"{r.video_fps:.1f}", f"{r.ratio:.2f}"
-        )
+        t2.add_row(r.model, r.backend, r.precision, r.size, f"{r.model_fps:.1f}", f"{r.video_fps:.1f}", f"{r.ratio:.2f}")
     console.print(t2)
 
 

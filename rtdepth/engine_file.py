@@ -41,9 +41,7 @@ class ShapeProfile:
     def __post_init__(self) -> None:
         for i in (0, 1):
             if not self.min[i] <= self.opt[i] <= self.max[i]:
-                raise RtdepthError(
-                    f"profile needs min <= opt <= max in each side, got {self.min} {self.opt} {self.max}"
-                )
+                raise RtdepthError(f"profile needs min <= opt <= max in each side, got {self.min} {self.opt} {self.max}")
         if min(self.min) < 32:
             raise RtdepthError("profile sides must be at least 32 pixels")
 
@@ -102,9 +100,7 @@ class EngineHeader:
                          self.precision, self.shape_profile)  # fmt: skip
 
 
-def cache_key(
-    onnx_sha256: str, trt_version: str, gpu: str, capability: str, precision: str, profile: ShapeProfile
-) -> str:
+def cache_key(onnx_sha256: str, trt_version: str, gpu: str, capability: str, precision: str, profile: ShapeProfile) -> str:
     """Hash of everything that makes an engine valid: same key, same engine."""
     text = json.dumps([onnx_sha256, trt_version, gpu, capability, precision, asdict(profile)], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -153,9 +149,7 @@ def read_engine_file(path: str | Path) -> tuple[EngineHeader, bytes]:
     return header, data
 
 
-def check_compatible(
-    header: EngineHeader, trt_version: str, gpu_name: str, capability: str, path: str | Path = ""
-) -> None:
+def check_compatible(header: EngineHeader, trt_version: str, gpu_name: str, capability: str, path: str | Path = "") -> None:
     """TensorRT engines only run on the GPU model and TensorRT version they were built with."""
     if header.trt_version != trt_version:
         raise RtdepthError(f"{path}: engine built with TensorRT {header.trt_version}, this is {trt_version}; "

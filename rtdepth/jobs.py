@@ -95,7 +95,5 @@ def verify_engine(engine: Path, weights: Path | None, min_delta1: float = 0.99) 
         d1.append(compute_metrics(got, ref)["delta1"])
     delta1 = float(np.mean(d1))
     if delta1 < min_delta1:
-        raise RtdepthError(
-            f"engine disagrees with PyTorch FP32: delta1 {delta1:.4f} < {min_delta1} (max error {worst:.3f} m)"
-        )
+        raise RtdepthError(f"engine disagrees with PyTorch FP32: delta1 {delta1:.4f} < {min_delta1} (max error {worst:.3f} m)")
     return worst, delta1

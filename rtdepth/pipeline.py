@@ -174,9 +174,7 @@ def _next_frame(source: Source, frames_in: queue.Queue | None, timer: StageTimer
     return None if item is _END else item
 
 
-def _process(
-    frame: Frame, estimator: DepthEstimator, viz: Visualizer, timer: StageTimer
-) -> tuple[np.ndarray, np.ndarray]:
+def _process(frame: Frame, estimator: DepthEstimator, viz: Visualizer, timer: StageTimer) -> tuple[np.ndarray, np.ndarray]:
     with timer.time("preprocess"):
         rgb = estimator.prepare(frame.image)
     with timer.time("infer"):

@@ -159,12 +159,8 @@ def cached_int8_onnx(weights: Path) -> Path:
     from .export import engine_dir
 
     info = read_info(weights)
-    found = sorted(
-        engine_dir().glob(f"{info.model}-{file_sha256(weights)}-int8-*.onnx"), key=lambda p: p.stat().st_mtime
-    )
+    found = sorted(engine_dir().glob(f"{info.model}-{file_sha256(weights)}-int8-*.onnx"), key=lambda p: p.stat().st_mtime)
     found = [p for p in found if not p.name.endswith((".pre.onnx", ".tmp.onnx", ".rejected.onnx"))]
     if not found:
-        raise RtdepthError(
-            "no int8 model for these weights: rtdepth build-engine --device cpu --precision int8 --calib DIR"
-        )
+        raise RtdepthError("no int8 model for these weights: rtdepth build-engine --device cpu --precision int8 --calib DIR")
     return found[-1]

@@ -195,9 +195,7 @@ class PointCloudSink:
         s = self.stride
         v, u = np.mgrid[0:h:s, 0:w:s]
         z = depth[::s, ::s]
-        pts = np.empty(
-            z.size, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")]
-        )
+        pts = np.empty(z.size, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")])
         pts["x"] = ((u - cx) * z / fx).ravel()
         pts["y"] = ((v - cy) * z / fy).ravel()
         pts["z"] = z.ravel()

@@ -144,9 +144,7 @@ def build_engine(
     return write_engine_file(out_dir / engine_filename(info.model, precision, gpu, key), header, blob)
 
 
-def _build_serialized(
-    onnx_path: Path, precision: str, profile: ShapeProfile, timing_path: Path, workspace_gib: float
-) -> bytes:
+def _build_serialized(onnx_path: Path, precision: str, profile: ShapeProfile, timing_path: Path, workspace_gib: float) -> bytes:
     trt = import_tensorrt()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -277,9 +275,7 @@ def engine_available(weights: Path, precision: str = "fp16") -> bool:
     return find_engine(engine_dir(), info.model, precision, gpu, key) is not None
 
 
-def open_engine_for(
-    weights: Path, info: WeightsInfo, precision: str = "fp16", cuda_graph: bool = True
-) -> TensorRTBackend:
+def open_engine_for(weights: Path, info: WeightsInfo, precision: str = "fp16", cuda_graph: bool = True) -> TensorRTBackend:
     """Open (building first if needed) the engine for ``weights`` on this GPU."""
     if weights.suffix == ".engine":
         return TensorRTBackend(weights, cuda_graph=cuda_graph)

@@ -22,9 +22,7 @@ def test_models_lists_parameter_counts():
 
 def test_image_on_real_frame_writes_png_and_raw_depth(tmp_path, tum_dir, tiny_weights):
     out, raw = tmp_path / "depth.png", tmp_path / "depth_mm.png"
-    r = rtdepth(
-        "image", tum_dir / "rgb" / "0100.jpg", "-o", out, "--raw", raw, "-w", tiny_weights, "--backend", "torch"
-    )
+    r = rtdepth("image", tum_dir / "rgb" / "0100.jpg", "-o", out, "--raw", raw, "-w", tiny_weights, "--backend", "torch")
     assert r.returncode == 0, r.stderr
     png = cv2.imread(str(out))
     assert png.shape == (240, 320, 3)

@@ -49,9 +49,7 @@ def test_cache_key_changes_with_every_input():
 
 
 def test_engine_names_carry_model_precision_and_gpu():
-    assert (
-        engine_filename("unet", "fp16", "NVIDIA H100 80GB HBM3", "abc") == "unet-fp16-nvidia-h100-80gb-hbm3-abc.engine"
-    )
+    assert engine_filename("unet", "fp16", "NVIDIA H100 80GB HBM3", "abc") == "unet-fp16-nvidia-h100-80gb-hbm3-abc.engine"
 
 
 @pytest.mark.parametrize("data, message", [(b"", "not an rtdepth engine"), (b"PLAN" * 10, "not an rtdepth engine")])
@@ -168,9 +166,7 @@ def test_bench_json_reports_ratios(tiny_weights, tmp_path, monkeypatch):
 
 @pytest.mark.tensorrt
 def test_tensorrt_build_and_verify(tiny_weights, tmp_path):
-    pytest.importorskip(
-        "tensorrt", reason="TensorRT not installed (PyPI carries only a placeholder without NVIDIA's index)"
-    )
+    pytest.importorskip("tensorrt", reason="TensorRT not installed (PyPI carries only a placeholder without NVIDIA's index)")
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU")
     from rtdepth.jobs import verify_engine

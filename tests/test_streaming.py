@@ -73,9 +73,7 @@ def test_sources_convert_odd_frames(tmp_path, real_frame):
     assert frames[1].image.dtype == np.uint16
 
 
-@pytest.mark.parametrize(
-    "layout, size", [("overlay", (48, 64, 3)), ("side-by-side", (48, 128, 3)), ("depth", (48, 64, 3))]
-)
+@pytest.mark.parametrize("layout, size", [("overlay", (48, 64, 3)), ("side-by-side", (48, 128, 3)), ("depth", (48, 64, 3))])
 def test_layout_sizes(layout, size):
     frame = np.zeros((48, 64, 3), np.uint8)
     out = Visualizer(layout=layout, range_=(0.5, 5)).render(frame, np.full((48, 64), 2.0, np.float32))
@@ -287,9 +285,7 @@ def xvfb():
 def test_live_window_under_xvfb(tmp_path, real_clip, tiny_weights, xvfb):
     env = dict(os.environ, DISPLAY=xvfb, QT_QPA_PLATFORM="xcb")
     out = tmp_path / "rec.mp4"
-    r = rtdepth(
-        "live", "--camera", real_clip, "--record", out, "-w", tiny_weights, "--backend", "torch", env=env, timeout=120
-    )
+    r = rtdepth("live", "--camera", real_clip, "--record", out, "-w", tiny_weights, "--backend", "torch", env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert probe(out)[1] == 6
 

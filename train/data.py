@@ -96,9 +96,7 @@ class EpochSampler(Sampler[tuple[int, int]]):
         self.epoch, self.skip = epoch, skip
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        order = (
-            np.random.default_rng((self.seed, self.epoch)).permutation(self.n) if self.shuffle else np.arange(self.n)
-        )
+        order = np.random.default_rng((self.seed, self.epoch)).permutation(self.n) if self.shuffle else np.arange(self.n)
         order = np.resize(order, self.per_rank * self.world)  # pad by wrapping so every rank has equal work
         return iter((i, self.epoch) for i in order[self.rank :: self.world][self.skip :].tolist())
 

@@ -12,9 +12,7 @@ from rtdepth.checkpoint import atomic_write_bytes
 from rtdepth.errors import RtdepthError
 
 
-def save_train_state(
-    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, meta: dict[str, Any]
-) -> None:
+def save_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, meta: dict[str, Any]) -> None:
     """Write model + optimizer tensors and ``meta`` (counters, config, history) atomically."""
     from safetensors.torch import save
 

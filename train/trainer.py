@@ -128,9 +128,7 @@ def poly_lr(step: int, total: int, cfg: TrainConfig) -> float:
 
 
 @torch.no_grad()
-def evaluate(
-    model: torch.nn.Module, dataset: DepthTrainingSet, device: torch.device, max_depth: float
-) -> dict[str, float]:
+def evaluate(model: torch.nn.Module, dataset: DepthTrainingSet, device: torch.device, max_depth: float) -> dict[str, float]:
     """Validation metrics at the training size, raw and with median scaling (suffix ``_ms``)."""
     model.eval()
     raw, scaled = MetricAccumulator(), MetricAccumulator()
@@ -144,9 +142,7 @@ def evaluate(
     return raw.mean() | {f"{k}_ms": v for k, v in scaled.mean().items()}
 
 
-def _export_weights(
-    path: Path, model: DepthNet, cfg: TrainConfig, summary: dict[str, Any], metrics: dict[str, float]
-) -> None:
+def _export_weights(path: Path, model: DepthNet, cfg: TrainConfig, summary: dict[str, Any], metrics: dict[str, float]) -> None:
     kwargs = dict(cfg.model_kwargs)
     info = WeightsInfo(cfg.model, kwargs, cfg.size, (model.min_depth, model.max_depth), summary, metrics)
     save_weights(model, path, info)
