@@ -200,7 +200,10 @@ class LiveSource(Source):
                 break
             time.sleep(min(0.2 * 2**failures, 2.0))
             self.cap.release()
-            self.cap = self._factory()
+            try:
+                self.cap = self._factory()
+            except Exception:  # noqa: BLE001 - a device that fails to reopen counts as one more failure
+                continue
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
