@@ -107,3 +107,15 @@ def test_cuda_fp16_backend_close_to_fp32(tiny_weights, real_frame):
     ref = TorchBackend(model, "cpu").infer(rgb)
     half = TorchBackend(load_model(tiny_weights)[0], "cuda", "fp16").infer(rgb)
     assert np.abs(half - ref).max() < 0.05
+
+
+@pytest.mark.gpu
+def test_cuda_graph_backend_matches_eager(tiny_weights, real_frame):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    rgb = cv2.cvtColor(real_frame, cv2.COLOR_BGR2RGB)[None]
+    eager = TorchBackend(load_model(tiny_weights)[0], "cuda", "fp16")
+    graph = TorchBackend(load_model(tiny_weights)[0], "cuda", "fp16", cuda_graph=True)
+    first, again = graph.infer(rgb), graph.infer(rgb[:, ::-1].copy())  # capture, then replay on new data
+    np.testing.assert_allclose(first, eager.infer(rgb), atol=1e-2)
+    np.testing.assert_allclose(again, eager.infer(rgb[:, ::-1].copy()), atol=1e-2)
