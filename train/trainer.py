@@ -244,9 +244,11 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             if dist.main and ((epoch + 1) % cfg.val_every == 0 or meta["epoch"] >= cfg.epochs or meta["step"] >= total):
                 record |= evaluate(model, val_set, dist.device, model.max_depth)
                 progress.report(record)
-                summary = _summary(cfg, meta, started, samples_seen, dist, len(train_set), len(val_set))
-                if record["delta1"] > meta["best"]:
+                improved = record["delta1"] > meta["best"]
+                if improved:
                     meta["best"], meta["best_epoch"] = record["delta1"], epoch + 1
+                summary = _summary(cfg, meta, started, samples_seen, dist, len(train_set), len(val_set))
+                if improved:
                     _export_weights(out / "best.safetensors", model, cfg, summary, record)
                 _export_weights(out / "last.safetensors", model, cfg, summary, record)
                 with open(out / "log.jsonl", "a") as f:
