@@ -69,13 +69,19 @@ def export_weights(weights: str | Path | None, path: str | Path) -> Path:
     return export_onnx(model, path, info, file_sha256(weights))
 
 
+def onnx_cache_path(weights: Path, cache: Path | None = None) -> Path:
+    """Where the fp32 ONNX export of a weights file is cached (named by model and weights hash)."""
+    from .checkpoint import read_info
+
+    return (cache or engine_dir()) / f"{read_info(weights).model}-{file_sha256(weights)}-fp32.onnx"
+
+
 def cached_onnx(weights: str | Path | None, cache: Path | None = None) -> Path:
     """The ONNX file for a weights file, exported once and reused (keyed by the weights' hash)."""
-    from .checkpoint import default_weights, read_info
+    from .checkpoint import default_weights
 
     weights = Path(weights) if weights else default_weights()
-    info = read_info(weights)
-    path = (cache or engine_dir()) / f"{info.model}-{file_sha256(weights)}-fp32.onnx"
+    path = onnx_cache_path(weights, cache)
     if not path.is_file():
         export_weights(weights, path)
     return path

@@ -265,10 +265,10 @@ def engine_available(weights: Path, precision: str = "fp16") -> bool:
     """Whether a matching engine for these weights is cached (cheap; never builds or exports)."""
     if not tensorrt_available():
         return False
-    from .export import engine_dir
+    from .export import engine_dir, onnx_cache_path
 
     info = read_info(weights)
-    onnx_path = engine_dir() / f"{info.model}-{file_sha256(weights)}-fp32.onnx"
+    onnx_path = onnx_cache_path(weights)
     if not onnx_path.is_file():
         return False
     key, _, gpu, _ = engine_key(onnx_path, precision, ShapeProfile())
