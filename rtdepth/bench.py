@@ -63,6 +63,11 @@ def time_backend(backend: Backend, size: tuple[int, int], warmup: int = 5, iters
     return float(np.median(times)), float(np.percentile(times, 95))
 
 
+def precision_label(backend: Backend) -> str:
+    """Precision as the tables show it, marking CUDA-graph replay."""
+    return backend.precision + ("+graph" if getattr(backend, "cuda_graph", False) else "")
+
+
 def backend_factories(weights: Path, device: str, int8: bool = True) -> list[tuple[str, Callable[[], Backend]]]:
     """Every backend available here for these weights, baseline (torch fp32) first."""
     from .export import cached_onnx
@@ -114,8 +119,8 @@ def latency_table(weights: list[Path], device: str, sizes=SIZES, iters: int = 20
             backend = factory()
             for size in sizes:
                 med, p95 = time_backend(backend, size, iters=iters)
-                rows.append(LatencyRow(name, backend.name, backend.device, label.split()[-1] if "graph" not in label else
-                                       "fp16+graph", f"{size[0]}x{size[1]}", med, p95))  # fmt: skip
+                shape = f"{size[0]}x{size[1]}"
+                rows.append(LatencyRow(name, backend.name, backend.device, precision_label(backend), shape, med, p95))
                 log(f"{name:18s} {label:22s} {size[0]}x{size[1]}: median {med:7.1f} ms  p95 {p95:7.1f} ms")
             del backend
     for row in rows:
@@ -125,8 +130,7 @@ def latency_table(weights: list[Path], device: str, sizes=SIZES, iters: int = 20
     return rows
 
 
-def end_to_end(weights: Path, backend: str, device: str, clip: Path | None = None, frames: int = 90,
-               precision: str | None = None) -> EndToEndRow:  # fmt: skip
+def end_to_end(weights: Path, factory: Callable[[], Backend], clip: Path | None = None, frames: int = 90) -> EndToEndRow:
     """Model-only rate and the whole ``video`` pipeline's rate on a clip (decode, infer, render, H.264)."""
     from .estimator import DepthEstimator
     from .pipeline import Sinks, run_stream
@@ -135,7 +139,7 @@ def end_to_end(weights: Path, backend: str, device: str, clip: Path | None = Non
     from .visualize import Visualizer
 
     clip = clip or ASSETS / "demo.mp4"
-    est = DepthEstimator.from_weights(weights, backend, device, precision=precision)
+    est = DepthEstimator(factory(), read_info(weights))
     with VideoSource(clip) as src:
         first = src.read()
     size = est.model_size_for((first.image.shape[1], first.image.shape[0]))
@@ -146,7 +150,7 @@ def end_to_end(weights: Path, backend: str, device: str, clip: Path | None = Non
         stats = run_stream(src, est, Visualizer(), Sinks(video=VideoSink(Path(tmp) / "o.mp4", src.fps)), max_frames=frames)
     after, _ = time_backend(est.backend, size, iters=30)  # model-only before and after: the ratio should not
     be = est.backend  # depend on the machine's speed drifting during the run
-    return EndToEndRow(est.info.model, be.name, be.precision, f"{size[0]}x{size[1]}", 2000 / (med + after), stats.fps)
+    return EndToEndRow(est.info.model, be.name, precision_label(be), f"{size[0]}x{size[1]}", 2000 / (med + after), stats.fps)
 
 
 def as_json(latency: list[LatencyRow], e2e: list[EndToEndRow]) -> dict:

@@ -45,7 +45,7 @@ def depth_for_image(
 ) -> np.ndarray:
     """Predict depth for one image file and write the colour picture (and raw depth when asked)."""
     from .estimator import DepthEstimator
-    from .preprocess import to_rgb8
+    from .preprocess import to_bgr8
     from .visualize import Visualizer
 
     viz = Visualizer(colormap, layout, range_=range_)  # validate options before the model loads
@@ -54,8 +54,7 @@ def depth_for_image(
         raise RtdepthError(f"{output}: folder {output.parent} does not exist")
     estimator = DepthEstimator.from_weights(weights, backend, device, size)
     depth = estimator.predict(frame)
-    bgr = cv2.cvtColor(to_rgb8(frame), cv2.COLOR_RGB2BGR)
-    write_image(output, viz.render(bgr, depth))
+    write_image(output, viz.render(to_bgr8(frame), depth))
     if raw is not None:
         save_depth(raw, depth)
     return depth

@@ -39,8 +39,10 @@ def open_backend(
     dev = resolve_device(device)
     if backend == "auto":
         backend = _auto_choice(path, dev, precision)
-        if backend == "onnxruntime" and precision is None and _int8_built(path):
-            precision = "int8"  # build-engine made an int8 model for this machine: use it
+        if backend == "onnxruntime" and precision is None:
+            int8 = _built_int8(path)
+            if int8 is not None:  # build-engine made an int8 model for this machine: use it
+                return OnnxRuntimeBackend(int8), info
     if backend == "torch":
         model, info = load_model(path)
         return TorchBackend(model, dev, precision), info
@@ -65,14 +67,13 @@ def _auto_choice(path: Path, device: str, precision: str | None) -> str:
     return "onnxruntime"
 
 
-def _int8_built(path: Path) -> bool:
+def _built_int8(path: Path) -> Path | None:
     from .quantize import cached_int8_onnx
 
     try:
-        cached_int8_onnx(path)
+        return cached_int8_onnx(path)
     except RtdepthError:
-        return False
-    return True
+        return None
 
 
 def _info_from_onnx(backend: OnnxRuntimeBackend) -> WeightsInfo:

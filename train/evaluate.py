@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ class EvalOptions:
     save_dir: Path | None = None
     limit: int | None = None
     worst: int = 5
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def select(n: int, opts: EvalOptions) -> list[int]:
