@@ -34,6 +34,16 @@ def test_synthetic_rooms_have_exact_dense_depth():
     np.testing.assert_array_equal(s.depth, again.depth)  # reproducible from (seed, index)
 
 
+def test_synthetic_spec_seed_gives_unseen_rooms():
+    from train.datasets import open_dataset
+
+    train_room, other_room = open_dataset("synthetic:2")[1], open_dataset("synthetic:2:7")[1]
+    assert not np.array_equal(train_room.depth, other_room.depth)
+    np.testing.assert_array_equal(open_dataset("synthetic:2:0")[1].depth, train_room.depth)
+    with pytest.raises(RtdepthError, match="synthetic:N"):
+        open_dataset("synthetic:many")
+
+
 def test_poly_lr_decays_to_end_lr():
     cfg = TrainConfig(lr=1e-4, end_lr=1e-6, poly_power=0.9)
     assert poly_lr(0, 100, cfg) == pytest.approx(1e-4)

@@ -206,12 +206,19 @@ class DenseDepthCSVDataset:
 
 
 def open_dataset(spec: str | Path) -> RGBDDataset:
-    """Open a dataset by path: folder (pairs/rgb+depth/TUM), ``.mat``, ``.zip`` or ``.csv``; ``synthetic:N``."""
+    """Open a dataset by path: folder (pairs/rgb+depth/TUM), ``.mat``, ``.zip`` or ``.csv``; ``synthetic:N[:SEED]``.
+
+    Training uses seed 0; evaluating on another seed gives rooms the model never saw."""
     text = str(spec)
     if text.startswith("synthetic:"):
         from .synthetic import SyntheticRooms
 
-        return SyntheticRooms(int(text.split(":", 1)[1]))
+        parts = text.split(":")
+        try:
+            n, seed = int(parts[1]), int(parts[2]) if len(parts) > 2 else 0
+        except (IndexError, ValueError):
+            raise RtdepthError(f"{text}: use synthetic:N or synthetic:N:SEED") from None
+        return SyntheticRooms(n, seed=seed)
     path = Path(text)
     if not path.exists():
         raise RtdepthError(f"{path}: no such dataset")
