@@ -94,6 +94,21 @@ def test_ctrl_c_then_resume_continues_from_the_same_step_exactly(tmp_path, monke
         torch.testing.assert_close(va, vb, msg=ka)
 
 
+def test_init_starts_from_a_weights_file_and_refuses_another_model(tmp_path):
+    from train.trainer import build_model
+
+    first = tiny_config(tmp_path / "a", epochs=2)
+    fit(first)
+    trained, _ = load_model(Path(first.out) / "last.safetensors")
+    started = build_model(tiny_config(tmp_path / "b", init=str(Path(first.out) / "last.safetensors")))
+    fresh = build_model(tiny_config(tmp_path / "c"))
+    for (name, a), b in zip(trained.state_dict().items(), started.state_dict().values()):
+        torch.testing.assert_close(b, a, msg=name)
+    assert any(not torch.equal(a, c) for a, c in zip(trained.state_dict().values(), fresh.state_dict().values()))
+    with pytest.raises(RtdepthError, match="holds unet"):
+        build_model(tiny_config(tmp_path / "d", model_kwargs={"width": 8}, init=str(Path(first.out) / "last.safetensors")))
+
+
 def test_resume_with_state_of_another_model_is_a_clear_error(tmp_path):
     fit(tiny_config(tmp_path, epochs=1))
     with pytest.raises(RtdepthError, match="training state is for model"):

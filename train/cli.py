@@ -32,6 +32,9 @@ def train(
     encoder_weights: Optional[str] = typer.Option(
         None, "--encoder-weights", help="ImageNet encoder weights file, or 'packaged'."
     ),
+    init: Optional[str] = typer.Option(
+        None, "--init", help="Start from a weights file, or 'default' (fine-tune the bundled weights); sets --model."
+    ),
     workers: Optional[int] = typer.Option(None),
     cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="Keep decoded samples in memory."),
     augment: Optional[bool] = typer.Option(None, "--augment/--no-augment"),
@@ -45,7 +48,13 @@ def train(
 
     flags = dict(data=data or None, model=model, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width,
                  height=height, split=split, encoder_weights=encoder_weights, workers=workers, cache=cache,
-                 augment=augment, max_steps=max_steps, device=device, seed=seed)  # fmt: skip
+                 augment=augment, max_steps=max_steps, device=device, seed=seed, init=init)  # fmt: skip
+    if init and not model:  # fine-tuning: the architecture comes from the weights file
+        from rtdepth.checkpoint import default_weights, read_info
+
+        start = read_info(default_weights() if init == "default" else init)
+        flags["model"] = model = start.model
+        flags["model_kwargs"] = start.kwargs
     if resume and config is None and out and (Path(out) / "config.yaml").is_file():
         config = Path(out) / "config.yaml"
     cfg = (

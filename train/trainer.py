@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from rtdepth.checkpoint import WeightsInfo, save_weights
+from rtdepth.checkpoint import WeightsInfo, load_model, save_weights
 from rtdepth.errors import RtdepthError
 from rtdepth.metrics import MetricAccumulator, compute_metrics
 from rtdepth.models import DepthNet, create_model, load_encoder_weights
@@ -93,10 +93,17 @@ def build_datasets(cfg: TrainConfig) -> tuple[DepthTrainingSet, DepthTrainingSet
 
 
 def build_model(cfg: TrainConfig) -> DepthNet:
-    """The registered model, with ImageNet encoder weights when asked for."""
+    """The registered model, with ImageNet encoder weights or a whole weights file to start from when asked for."""
     model = create_model(cfg.model, **cfg.model_kwargs)
     if cfg.encoder_weights:
         load_encoder_weights(model, None if cfg.encoder_weights == "packaged" else cfg.encoder_weights)
+    if cfg.init:
+        start, info = load_model(None if cfg.init == "default" else cfg.init)
+        if info.model != cfg.model or info.kwargs != cfg.model_kwargs:
+            raise RtdepthError(
+                f"--init {cfg.init} holds {info.model} {info.kwargs or ''}, not {cfg.model} {cfg.model_kwargs or ''}".rstrip()
+            )
+        model.load_state_dict(start.state_dict())
     return model
 
 
@@ -281,6 +288,7 @@ def _summary(
         "world_size": dist.world,
         "augment": cfg.augment,
         "encoder_weights": cfg.encoder_weights,
+        "init": cfg.init,
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
     }
