@@ -173,7 +173,7 @@ def evaluate(
     weights: Optional[Path] = typer.Argument(None, help="Weights file; default: bundled weights."),
     data: str = typer.Option(..., "--data", "-d", help="Dataset: folder, NYU .mat, DenseDepth .zip/.csv."),
     subset: str = typer.Option("all", "--subset", help="all, or the val/train part of the training split."),
-    split: str = typer.Option("blocks", "--split", help="Split used for --subset: blocks or random."),
+    split: str = typer.Option("auto", "--split", help="Split used for --subset: auto (as training), blocks or random."),
     eigen_crop: bool = typer.Option(False, "--eigen-crop", help="Evaluate inside the Eigen crop (NYU)."),
     max_depth: float = typer.Option(10.0, "--max-depth", help="Ignore ground truth beyond this (m)."),
     save_dir: Optional[Path] = typer.Option(None, "--save-dir", help="Write RGB | prediction | truth PNGs here."),

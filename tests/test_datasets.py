@@ -6,7 +6,7 @@ import pytest
 
 from rtdepth.errors import RtdepthError
 from train.augment import AugmentConfig, augment, scale_crop
-from train.data import split_indices
+from train.data import resolve_split, split_indices
 from train.datasets import DenseDepthCSVDataset, Sample, folder_dataset, open_dataset, tum_dataset
 
 
@@ -104,6 +104,18 @@ def test_block_split_keeps_contiguous_blocks_apart():
     train, val = split_indices(100, 0.3, "blocks", blocks=10)
     assert len(val) == 30 and not set(train) & set(val) and sorted(train + val) == list(range(100))
     assert all(b - a == 1 or b - a > 5 for a, b in zip(val, val[1:]))  # whole blocks, not scattered frames
+
+
+def test_auto_split_holds_out_blocks_of_video_and_train_eval_agree(tum_dir):
+    from train.config import TrainConfig
+    from train.evaluate import EvalOptions, select
+    from train.trainer import build_datasets
+
+    video, rooms = open_dataset(tum_dir), open_dataset("synthetic:10")
+    assert resolve_split("auto", video) == "blocks" and resolve_split("auto", rooms) == "random"
+    assert resolve_split("random", video) == "random"
+    _, val = build_datasets(TrainConfig(data=[str(tum_dir)], cache=False))  # default split: auto
+    assert val.indices == select(video, EvalOptions(subset="val")) == split_indices(len(video), 0.3, "blocks")[1]
 
 
 def test_random_split_is_70_30():

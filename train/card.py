@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=3)
     args = ap.parse_args()
     est = DepthEstimator.from_weights(args.weights, backend="torch", device="cpu")
-    opts = EvalOptions(subset="val", split="blocks")
+    opts = EvalOptions(subset="val")
     result = evaluate_dataset(est, args.data, opts, progress=False)
     print(f"{est.info.model}: {result['samples']} held-out frames")
     print("| model | scaling | d1 | d2 | d3 | abs rel | RMSE | log10 |\n|---|---|---|---|---|---|---|---|")
@@ -37,7 +37,7 @@ def main() -> None:
         print(ROW.format(name=est.info.model, scaling=key, **result[key]))
     if args.figure:
         data = open_dataset(args.data)
-        held = select(len(data), opts)
+        held = select(data, opts)
         picks = [held[int(i)] for i in np.linspace(0, len(held) - 1, args.frames + 2)[1:-1]]
         rows = [side_by_side(data[i].rgb, est.predict(data[i].rgb, color="rgb"), data[i].depth) for i in picks]
         cv2.imwrite(str(args.figure), np.vstack(rows))

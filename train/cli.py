@@ -28,7 +28,9 @@ def train(
     lr: Optional[float] = typer.Option(None),
     width: Optional[int] = typer.Option(None),
     height: Optional[int] = typer.Option(None),
-    split: Optional[str] = typer.Option(None, help="random (70/30) or blocks (contiguous, for sequences)."),
+    split: Optional[str] = typer.Option(
+        None, help="auto (default: blocks for video sequences, random otherwise), random (70/30) or blocks."
+    ),
     encoder_weights: Optional[str] = typer.Option(
         None, "--encoder-weights", help="ImageNet encoder weights file, or 'packaged'."
     ),

@@ -25,7 +25,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     width: int = 320
     height: int = 240
-    split: str = "random"  # random (paper's 70/30) | blocks (contiguous, for sequences)
+    split: str = "auto"  # auto (blocks for video sequences, else random) | random (paper's 70/30) | blocks
     val_fraction: float = 0.3
     split_blocks: int = 20
     augment: bool = True

@@ -14,6 +14,13 @@ from .augment import AugmentConfig, augment, resize_pair
 from .datasets import RGBDDataset, Sample
 
 
+def resolve_split(mode: str, dataset: object) -> str:
+    """``auto``: contiguous blocks for video sequences, the paper's random split for independent frames."""
+    if mode != "auto":
+        return mode
+    return "blocks" if getattr(dataset, "sequential", False) else "random"
+
+
 def split_indices(n: int, val_fraction: float = 0.3, mode: str = "random", blocks: int = 20, seed: int = 0):
     """Train / validation indices.
 
@@ -36,7 +43,7 @@ def split_indices(n: int, val_fraction: float = 0.3, mode: str = "random", block
         for b in range(blocks):
             (val if b in val_blocks else train).extend(range(edges[b], edges[b + 1]))
         return train, val
-    raise RtdepthError(f"unknown split {mode!r}; use random or blocks")
+    raise RtdepthError(f"unknown split {mode!r}; use auto, random or blocks")
 
 
 class DepthTrainingSet(Dataset):

@@ -56,6 +56,8 @@ def _read_depth_png(path: Path, scale: float, shape: tuple[int, int] | None = No
 class PairListDataset:
     """Pairs of (rgb path, depth path) with a depth scale (raw units per metre)."""
 
+    sequential = True  # folders and TUM recordings are video: neighbouring frames are near duplicates
+
     def __init__(self, pairs: list[tuple[Path, Path]], depth_scale: float, name: str = "") -> None:
         if not pairs:
             raise RtdepthError(f"{name or 'dataset'}: no RGB-D pairs found")
@@ -132,6 +134,8 @@ class NYULabeledDataset:
     HDF5 stores MATLAB arrays transposed: images are (N, 3, W, H) and depths (N, W, H).
     """
 
+    sequential = False  # hand-picked frames: the paper's random 70/30 split applies
+
     def __init__(self, path: str | Path, indices: list[int] | None = None) -> None:
         import h5py
 
@@ -173,6 +177,8 @@ class DenseDepthCSVDataset:
 
     Train depth PNGs are uint8 scaled to 0..255 = 0..10 m; test PNGs are uint16 millimetres.
     """
+
+    sequential = True  # the training list is consecutive video frames, scene after scene
 
     def __init__(self, source: str | Path, csv_name: str = "data/nyu2_test.csv") -> None:
         self.source = Path(source)

@@ -15,7 +15,7 @@ from rtdepth.estimator import DepthEstimator
 from rtdepth.metrics import MetricAccumulator, compute_metrics
 from rtdepth.visualize import FixedRange, colorize
 
-from .data import split_indices
+from .data import resolve_split, split_indices
 from .datasets import open_dataset
 
 
@@ -24,7 +24,7 @@ class EvalOptions:
     """How to evaluate: which part of the data, depth cap, crop, where to put pictures."""
 
     subset: str = "all"  # all | val | train (val/train use the same split as training)
-    split: str = "blocks"
+    split: str = "auto"  # as in training: blocks for sequences, random otherwise
     val_fraction: float = 0.3
     max_depth: float = 10.0
     eigen_crop: bool = False
@@ -33,11 +33,13 @@ class EvalOptions:
     worst: int = 5
 
 
-def select(n: int, opts: EvalOptions) -> list[int]:
+def select(dataset: object, opts: EvalOptions) -> list[int]:
+    """The sample indices an evaluation covers; train/val reproduce the training split exactly."""
+    n = len(dataset)  # type: ignore[arg-type]
     if opts.subset == "all":
         idx = list(range(n))
     elif opts.subset in ("train", "val"):
-        train, val = split_indices(n, opts.val_fraction, opts.split)
+        train, val = split_indices(n, opts.val_fraction, resolve_split(opts.split, dataset))
         idx = val if opts.subset == "val" else train
     else:
         raise RtdepthError(f"unknown subset {opts.subset!r}; use all, train or val")
@@ -47,7 +49,7 @@ def select(n: int, opts: EvalOptions) -> list[int]:
 def evaluate_dataset(estimator: DepthEstimator, data: str, opts: EvalOptions, progress: bool = True) -> dict[str, Any]:
     """Predict every selected sample at the model's size, compare at ground-truth resolution."""
     dataset = open_dataset(data)
-    indices = select(len(dataset), opts)
+    indices = select(dataset, opts)
     if not indices:
         raise RtdepthError(f"{data}: the {opts.subset} subset is empty")
     raw, scaled = MetricAccumulator(), MetricAccumulator()

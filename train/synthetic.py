@@ -56,6 +56,8 @@ def _box_hits(origin: np.ndarray, dirs: np.ndarray, lo: np.ndarray, hi: np.ndarr
 class SyntheticRooms:
     """``n`` random rooms at ``size`` (width, height); indexable like every other reader."""
 
+    sequential = False  # every room is independent
+
     def __init__(self, n: int, size: tuple[int, int] = (320, 240), seed: int = 0, textures: list[Path] | None = None,
                  max_boxes: int = 6) -> None:  # fmt: skip
         self.n, self.size, self.seed, self.max_boxes = n, size, seed, max_boxes

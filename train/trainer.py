@@ -28,7 +28,7 @@ from rtdepth.models import DepthNet, create_model, load_encoder_weights
 
 from .augment import AugmentConfig
 from .config import TrainConfig
-from .data import DepthTrainingSet, EpochSampler, split_indices
+from .data import DepthTrainingSet, EpochSampler, resolve_split, split_indices
 from .datasets import open_dataset
 from .losses import DepthLoss
 from .progress import TrainProgress
@@ -78,7 +78,7 @@ def build_datasets(cfg: TrainConfig) -> tuple[DepthTrainingSet, DepthTrainingSet
     bases, train_idx, val_idx, offset = [], [], [], 0
     for spec in cfg.data:
         base = open_dataset(spec)
-        tr, va = split_indices(len(base), cfg.val_fraction, cfg.split, cfg.split_blocks, cfg.seed)
+        tr, va = split_indices(len(base), cfg.val_fraction, resolve_split(cfg.split, base), cfg.split_blocks, cfg.seed)
         if str(spec).startswith("synthetic:"):
             tr, va = list(range(len(base))), []  # synthetic scenes only train; validation stays real
         train_idx += [offset + i for i in tr]
