@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from rtdepth.checkpoint import WeightsInfo, load_model, read_info, save_weights
+from rtdepth.checkpoint import WeightsInfo, file_sha256, load_model, read_info, save_weights
 from rtdepth.errors import RtdepthError
 from rtdepth.models import create_model
 from train.config import TrainConfig
@@ -101,6 +101,11 @@ def test_init_starts_from_a_weights_file_and_refuses_another_model(tmp_path):
     fit(first)
     trained, _ = load_model(Path(first.out) / "last.safetensors")
     started = build_model(tiny_config(tmp_path / "b", init=str(Path(first.out) / "last.safetensors")))
+    from train.trainer import _describe_init
+
+    assert _describe_init(str(Path(first.out) / "last.safetensors")).endswith(
+        f"(sha256 {file_sha256(Path(first.out) / 'last.safetensors')})"
+    )
     fresh = build_model(tiny_config(tmp_path / "c"))
     for (name, a), b in zip(trained.state_dict().items(), started.state_dict().values()):
         torch.testing.assert_close(b, a, msg=name)

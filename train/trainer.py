@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from rtdepth.checkpoint import WeightsInfo, load_model, save_weights
+from rtdepth.checkpoint import WeightsInfo, default_weights, file_sha256, load_model, save_weights
 from rtdepth.errors import RtdepthError
 from rtdepth.metrics import MetricAccumulator, compute_metrics
 from rtdepth.models import DepthNet, create_model, load_encoder_weights
@@ -270,6 +270,14 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     return _summary(cfg, meta, started, samples_seen, dist, len(train_set), len(val_set))
 
 
+def _describe_init(init: str | None) -> str | None:
+    """Name the starting weights by content hash, since 'default' changes from release to release."""
+    if not init:
+        return None
+    path = default_weights() if init == "default" else Path(init)
+    return f"{init} (sha256 {file_sha256(path)})"
+
+
 def _summary(
     cfg: TrainConfig, meta: dict[str, Any], started: float, seen: int, dist: Dist, n_train: int, n_val: int
 ) -> dict[str, Any]:
@@ -288,7 +296,7 @@ def _summary(
         "world_size": dist.world,
         "augment": cfg.augment,
         "encoder_weights": cfg.encoder_weights,
-        "init": cfg.init,
+        "init": _describe_init(cfg.init),
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
     }
