@@ -73,6 +73,20 @@ def evaluate_dataset(estimator: DepthEstimator, data: str, opts: EvalOptions, pr
     }
 
 
+def constant_baseline(data: str, opts: EvalOptions) -> dict[str, float]:
+    """Median-scaled metrics of predicting one flat depth everywhere: the floor any model must beat.
+
+    Median scaling turns a constant into the frame's median depth, which scores well on scenes with a
+    narrow depth range; a score near this one means the model learned little about the geometry.
+    """
+    dataset = open_dataset(data)
+    acc = MetricAccumulator()
+    for i in select(dataset, opts):
+        gt = dataset[i].depth
+        acc.add(compute_metrics(np.ones_like(gt), gt, median_scaling=True, max_depth=opts.max_depth, eigen_crop=opts.eigen_crop))
+    return acc.mean()
+
+
 def side_by_side(rgb: np.ndarray, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """RGB | prediction | ground truth, both depths in one colour scale (black = no measurement)."""
     valid = gt > 0
