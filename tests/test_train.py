@@ -202,3 +202,14 @@ def test_eval_of_a_perfect_predictor_is_perfect():
     s = SyntheticRooms(1, size=(64, 48))[0]
     m = compute_metrics(s.depth, s.depth)
     assert m["delta1"] == 1.0 and m["abs_rel"] == 0.0
+
+
+def test_cli_init_takes_the_architecture_from_the_weights_file(tmp_path, tiny_weights):
+    out = tmp_path / "ft"
+    r = subprocess.run([sys.executable, "-m", "train", "--init", str(tiny_weights), "--data", "synthetic:6", "--out",
+                        str(out), "--epochs", "1", "--batch-size", "2", "--width", "64", "--height", "48",
+                        "--workers", "0", "--max-steps", "1"], capture_output=True, text=True, cwd=REPO)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    info = read_info(out / "last.safetensors")
+    assert (info.model, info.kwargs) == ("unet", {"width": 4})
+    assert info.training["init"].startswith(str(tiny_weights))
