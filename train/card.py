@@ -17,7 +17,7 @@ import numpy as np
 from rtdepth.estimator import DepthEstimator
 
 from .datasets import open_dataset
-from .evaluate import EvalOptions, constant_baseline, evaluate_dataset, select, side_by_side
+from .evaluate import EvalOptions, evaluate_dataset, select, side_by_side
 
 ROW = "| {name} | {scaling} | {delta1:.3f} | {delta2:.3f} | {delta3:.3f} | {abs_rel:.3f} | {rmse:.3f} | {log10:.3f} |"
 
@@ -37,7 +37,7 @@ def main() -> None:
     print("| model | scaling | d1 | d2 | d3 | abs rel | RMSE | log10 |\n|---|---|---|---|---|---|---|---|")
     for key in ("raw", "median_scaled"):
         print(ROW.format(name=est.info.model, scaling=key, **result[key]))
-    print(ROW.format(name="constant depth (floor)", scaling="median_scaled", **constant_baseline(args.data, opts)))
+    print(ROW.format(name="constant depth (floor)", scaling="median_scaled", **result["constant_floor"]))
     if args.figure:
         data = open_dataset(args.data)
         held = select(data, opts)

@@ -16,7 +16,7 @@ from rtdepth.metrics import MetricAccumulator, compute_metrics
 from rtdepth.visualize import FixedRange, colorize
 
 from .data import resolve_split, split_indices
-from .datasets import open_dataset
+from .datasets import RGBDDataset, open_dataset
 
 
 @dataclass
@@ -33,9 +33,9 @@ class EvalOptions:
     worst: int = 5
 
 
-def select(dataset: object, opts: EvalOptions) -> list[int]:
+def select(dataset: RGBDDataset, opts: EvalOptions) -> list[int]:
     """The sample indices an evaluation covers; train/val reproduce the training split exactly."""
-    n = len(dataset)  # type: ignore[arg-type]
+    n = len(dataset)
     if opts.subset == "all":
         idx = list(range(n))
     elif opts.subset in ("train", "val"):
@@ -47,12 +47,17 @@ def select(dataset: object, opts: EvalOptions) -> list[int]:
 
 
 def evaluate_dataset(estimator: DepthEstimator, data: str, opts: EvalOptions, progress: bool = True) -> dict[str, Any]:
-    """Predict every selected sample at the model's size, compare at ground-truth resolution."""
+    """Predict every selected sample at the model's size, compare at ground-truth resolution.
+
+    ``constant_floor`` is the median-scaled score of one flat depth everywhere: median scaling turns
+    a constant into each frame's median depth, which scores well on scenes with a narrow depth range,
+    so a model near this floor learned little about the geometry.
+    """
     dataset = open_dataset(data)
     indices = select(dataset, opts)
     if not indices:
         raise RtdepthError(f"{data}: the {opts.subset} subset is empty")
-    raw, scaled = MetricAccumulator(), MetricAccumulator()
+    raw, scaled, floor = MetricAccumulator(), MetricAccumulator(), MetricAccumulator()
     if opts.save_dir is not None:
         opts.save_dir.mkdir(parents=True, exist_ok=True)
     for i in track(indices, description="evaluating", disable=not progress, transient=True):
@@ -61,6 +66,7 @@ def evaluate_dataset(estimator: DepthEstimator, data: str, opts: EvalOptions, pr
         kw = {"max_depth": opts.max_depth, "eigen_crop": opts.eigen_crop}
         raw.add(compute_metrics(pred, sample.depth, **kw), i)
         scaled.add(compute_metrics(pred, sample.depth, median_scaling=True, **kw), i)
+        floor.add(compute_metrics(np.ones_like(sample.depth), sample.depth, median_scaling=True, **kw), i)
         if opts.save_dir is not None:
             cv2.imwrite(str(opts.save_dir / f"{i:06d}.png"), side_by_side(sample.rgb, pred, sample.depth))
     if not len(raw):
@@ -69,22 +75,9 @@ def evaluate_dataset(estimator: DepthEstimator, data: str, opts: EvalOptions, pr
         "samples": len(raw),
         "raw": raw.mean(),
         "median_scaled": scaled.mean(),
+        "constant_floor": floor.mean(),
         "worst": [{"index": i, **m} for i, m in raw.worst("abs_rel", opts.worst)],
     }
-
-
-def constant_baseline(data: str, opts: EvalOptions) -> dict[str, float]:
-    """Median-scaled metrics of predicting one flat depth everywhere: the floor any model must beat.
-
-    Median scaling turns a constant into the frame's median depth, which scores well on scenes with a
-    narrow depth range; a score near this one means the model learned little about the geometry.
-    """
-    dataset = open_dataset(data)
-    acc = MetricAccumulator()
-    for i in select(dataset, opts):
-        gt = dataset[i].depth
-        acc.add(compute_metrics(np.ones_like(gt), gt, median_scaling=True, max_depth=opts.max_depth, eigen_crop=opts.eigen_crop))
-    return acc.mean()
 
 
 def side_by_side(rgb: np.ndarray, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
