@@ -52,9 +52,11 @@ def train(
                  height=height, split=split, encoder_weights=encoder_weights, workers=workers, cache=cache,
                  augment=augment, max_steps=max_steps, device=device, seed=seed, init=init)  # fmt: skip
     if init and not model:  # fine-tuning: the architecture comes from the weights file
-        from rtdepth.checkpoint import default_weights, read_info
+        from rtdepth.checkpoint import read_info
 
-        start = read_info(default_weights() if init == "default" else init)
+        from .trainer import init_weights
+
+        start = read_info(init_weights(init))
         flags["model"] = model = start.model
         flags["model_kwargs"] = start.kwargs
     if resume and config is None and out and (Path(out) / "config.yaml").is_file():

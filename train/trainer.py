@@ -98,10 +98,10 @@ def build_model(cfg: TrainConfig) -> DepthNet:
     if cfg.encoder_weights:
         load_encoder_weights(model, None if cfg.encoder_weights == "packaged" else cfg.encoder_weights)
     if cfg.init:
-        start, info = load_model(None if cfg.init == "default" else cfg.init)
+        start, info = load_model(init_weights(cfg.init))
         if info.model != cfg.model or info.kwargs != cfg.model_kwargs:
             raise RtdepthError(
-                f"--init {cfg.init} holds {info.model} {info.kwargs or ''}, not {cfg.model} {cfg.model_kwargs or ''}".rstrip()
+                f"--init {cfg.init} holds {_arch(info.model, info.kwargs)}, not {_arch(cfg.model, cfg.model_kwargs)}"
             )
         model.load_state_dict(start.state_dict())
     return model
@@ -162,6 +162,7 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     out = Path(cfg.out)
     train_set, val_set = build_datasets(cfg)
     model = build_model(cfg).to(dist.device)
+    init = _describe_init(cfg.init)  # hashed once, as loaded
     if dist.device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -254,7 +255,7 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
                 improved = record["delta1"] > meta["best"]
                 if improved:
                     meta["best"], meta["best_epoch"] = record["delta1"], epoch + 1
-                summary = _summary(cfg, meta, started, samples_seen, dist, len(train_set), len(val_set))
+                summary = _summary(cfg, meta, started, samples_seen, dist, len(train_set), len(val_set), init)
                 if improved:
                     _export_weights(out / "best.safetensors", model, cfg, summary, record)
                 _export_weights(out / "last.safetensors", model, cfg, summary, record)
@@ -267,19 +268,25 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     if dist.world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-    return _summary(cfg, meta, started, samples_seen, dist, len(train_set), len(val_set))
+    return _summary(cfg, meta, started, samples_seen, dist, len(train_set), len(val_set), init)
+
+
+def _arch(model: str, kwargs: dict[str, Any]) -> str:
+    return f"{model} {kwargs}" if kwargs else model
+
+
+def init_weights(init: str) -> Path:
+    """The weights file ``--init`` names: a path, or ``default`` for the bundled weights."""
+    return default_weights() if init == "default" else Path(init)
 
 
 def _describe_init(init: str | None) -> str | None:
     """Name the starting weights by content hash, since 'default' changes from release to release."""
-    if not init:
-        return None
-    path = default_weights() if init == "default" else Path(init)
-    return f"{init} (sha256 {file_sha256(path)})"
+    return f"{init} (sha256 {file_sha256(init_weights(init))})" if init else None
 
 
 def _summary(
-    cfg: TrainConfig, meta: dict[str, Any], started: float, seen: int, dist: Dist, n_train: int, n_val: int
+    cfg: TrainConfig, meta: dict[str, Any], started: float, seen: int, dist: Dist, n_train: int, n_val: int, init: str | None
 ) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     return {
@@ -296,7 +303,7 @@ def _summary(
         "world_size": dist.world,
         "augment": cfg.augment,
         "encoder_weights": cfg.encoder_weights,
-        "init": _describe_init(cfg.init),
+        "init": init,
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
     }
