@@ -211,3 +211,9 @@ def test_cli_init_takes_the_architecture_from_the_weights_file(tmp_path, tiny_we
     info = read_info(out / "last.safetensors")
     assert (info.model, info.kwargs) == ("unet", {"width": 4})
     assert info.training["init"].startswith(str(tiny_weights))
+
+
+def test_error_lines_print_the_message_verbatim():
+    # ":x" in a spec must not turn into an emoji on the way to stderr
+    r = subprocess.run([sys.executable, "-m", "rtdepth", "eval", "--data", "synthetic:x"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.strip() == "error: synthetic:x: use synthetic:N or synthetic:N:SEED"
