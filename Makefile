@@ -24,11 +24,11 @@ demo: setup
 	@echo "demo output: out/depth.png, out/demo_depth.mp4"
 
 test: setup
-	$(BIN)/ruff check rtdepth train tests
+	$(BIN)/ruff check rtdepth train engines tests
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check rtdepth train tests
+	$(BIN)/ruff check rtdepth train engines tests
 
 clean:
 	rm -rf $(VENV) out engines/*.onnx engines/*.engine

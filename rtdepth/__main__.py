@@ -1,5 +1,5 @@
 """python -m rtdepth"""
 
-from .cli import main
+from rtdepth.cli import main
 
 main()

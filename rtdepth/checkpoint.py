@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from .errors import RtdepthError
-from .models import DepthNet, create_model
+from rtdepth.errors import RtdepthError
+from rtdepth.models import DepthNet, create_model
 
 FORMAT = "rtdepth-weights/1"
 ASSETS = Path(__file__).parent / "assets"
@@ -119,7 +119,7 @@ def read_info(path: str | Path) -> WeightsInfo:
 
 def load_model(path: str | Path | None = None, device: str | torch.device = "cpu") -> tuple[DepthNet, WeightsInfo]:
     """Rebuild the model a weights file describes and load it (fp32, eval mode); None = bundled default."""
-    path = Path(path) if path is not None else default_weights()
+    path = resolve_weights(path)
     info = read_info(path)
     model = create_model(info.model, **info.kwargs)
     try:
@@ -141,6 +141,13 @@ def default_weights() -> Path:
     if not DEFAULT_WEIGHTS.is_file():
         raise RtdepthError(f"bundled weights missing at {DEFAULT_WEIGHTS}; pass --weights PATH")
     return DEFAULT_WEIGHTS
+
+
+def resolve_weights(weights: str | Path | None) -> Path:
+    """The one place that says what "no weights" means: None or ``default`` is the bundled file."""
+    if weights is None or str(weights) == "default":
+        return default_weights()
+    return Path(weights)
 
 
 def file_sha256(path: str | Path, length: int = 16) -> str:

@@ -9,17 +9,20 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from . import __version__
-from .errors import RtdepthError
+from rtdepth import __version__
+from rtdepth.errors import RtdepthError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Real-time monocular depth.", pretty_exceptions_enable=False)
 console = Console()
 err_console = Console(stderr=True)
 
-WeightsOpt = typer.Option(None, "--weights", "-w", help="Weights (.safetensors) or .onnx; default: bundled weights.")
+WeightsOpt = typer.Option(None, "--weights", "-w", help="Weights (.safetensors), .onnx or .engine; default: bundled weights.")
 BackendOpt = typer.Option("auto", "--backend", "-b", help="auto, torch, onnxruntime or tensorrt.")
 DeviceOpt = typer.Option("auto", "--device", help="auto, cpu or cuda.")
+PrecisionOpt = typer.Option(None, "--precision", "-p", help="fp32, fp16 or int8 (default: the backend's best).")
 SizeOpt = typer.Option(None, "--size", help="Inference size WxH (default: the model's training size).")
+EnginesOpt = typer.Option(None, "--engines-dir", help="Engine cache folder (default: $RTDEPTH_ENGINES or the user cache).")
+NoBuildOpt = typer.Option(False, "--no-build", help="Never export or build an engine; use only cached ones.")
 ColormapOpt = typer.Option("turbo", "--colormap", help="turbo, inferno, magma, viridis, plasma, gray.")
 LayoutOpt = typer.Option("overlay", "--layout", help="overlay, side-by-side or depth.")
 AlphaOpt = typer.Option(0.6, "--alpha", help="Depth opacity for the overlay layout.")
@@ -28,16 +31,61 @@ RangeOpt = typer.Option(None, "--range", help="Fixed colour range NEAR FAR in me
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
-    """'320x240' -> (320, 240)."""
+    """'320x240' -> (320, 240); None stays None (the model's size)."""
     if not text:
         return None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise RtdepthError(f"--size must look like 320x240, got {text!r}") from None
+    from .sizes import parse_size as parse
+
+    w, h = parse(text, "--size")
     if w < 16 or h < 16:
         raise RtdepthError("--size must be at least 16x16")
     return w, h
+
+
+def _estimator(weights, backend, device, precision, size, engines_dir, no_build):
+    """Open the model; on the CLI, the engine a backend needs is prepared first (said in one line), never silently."""
+    import os
+
+    if engines_dir is not None:
+        os.environ["RTDEPTH_ENGINES"] = str(engines_dir)
+    from .estimator import DepthEstimator
+
+    _prepare_engine(weights, backend, device, precision, parse_size(size), no_build)
+    return DepthEstimator.from_weights(weights, backend, device, parse_size(size), precision)
+
+
+def _prepare_engine(weights, backend, device, precision, size, no_build) -> None:
+    from .checkpoint import resolve_weights
+    from .runtime import cache
+    from .runtime.backends import resolve_device
+
+    path = resolve_weights(weights)
+    if path.suffix in (".onnx", ".engine") or backend == "torch" or not path.is_file():
+        return  # nothing to prepare (a missing file gets its one-line error from the loader)
+    dev = resolve_device(device)
+    notice = err_console.print
+    if backend == "tensorrt" or (backend == "auto" and dev.startswith("cuda") and precision != "int8"):
+        from .runtime.tensorrt import find_engine, tensorrt_available
+
+        if backend == "auto" and not tensorrt_available():
+            return  # auto on a GPU without TensorRT: CUDA PyTorch
+        if find_engine(path, precision or "fp16", size) is None:
+            if no_build:
+                raise RtdepthError(f"no cached TensorRT engine for {path.name} on this GPU and --no-build was given")
+            from engines.tensorrt import build_engine
+
+            build_engine(path, precision or "fp16", notice=notice)
+        return
+    if dev == "cpu" and backend in ("auto", "onnxruntime") and precision != "int8" and cache.find_onnx(path) is None:
+        if backend == "auto" and cache.find_int8(path) is not None:
+            return
+        if no_build:
+            if backend == "onnxruntime":
+                raise RtdepthError(f"no cached ONNX export of {path.name} and --no-build was given")
+            return  # auto falls back to PyTorch
+        from engines.export import ensure_onnx
+
+        ensure_onnx(path, None, notice)
 
 
 def _version(value: bool) -> None:
@@ -58,7 +106,7 @@ def models() -> None:
     """List the models, with parameter counts."""
     from rich.table import Table
 
-    from .models import count_parameters, create_model, describe_model, list_models
+    from rtdepth.models import count_parameters, create_model, describe_model, list_models
 
     table = Table("name", "parameters", "description")
     for name in list_models():
@@ -71,49 +119,70 @@ def image(
     source: Path = typer.Argument(..., help="Input image."),
     output: Path = typer.Option(..., "--output", "-o", help="Output PNG/JPG (colour depth)."),
     raw: Optional[Path] = typer.Option(None, "--raw", help="Also write raw depth: .png (16-bit mm) or .npy (metres)."),
-    layout: str = typer.Option("depth", "--layout", help="depth, side-by-side or overlay."),
     weights: Optional[Path] = WeightsOpt,
     backend: str = BackendOpt,
     device: str = DeviceOpt,
+    precision: Optional[str] = PrecisionOpt,
     size: Optional[str] = SizeOpt,
+    engines_dir: Optional[Path] = EnginesOpt,
+    no_build: bool = NoBuildOpt,
     colormap: str = ColormapOpt,
+    layout: str = LayoutOpt,
+    alpha: float = AlphaOpt,
     range_: Optional[tuple[float, float]] = RangeOpt,
 ) -> None:
     """Depth for one image: a colour-mapped picture and, optionally, raw metric depth."""
     from .jobs import depth_for_image
 
-    depth = depth_for_image(source, output, raw, layout, weights, backend, device, parse_size(size), colormap, range_)
+    viz = _viz(colormap, layout, alpha, range_)  # options checked before the model loads
+    depth = depth_for_image(source, output, raw, viz,
+                            lambda: _estimator(weights, backend, device, precision, size, engines_dir, no_build))  # fmt: skip
     console.print(f"wrote {output} ({depth.shape[1]}x{depth.shape[0]}, depth {depth.min():.2f}..{depth.max():.2f} m)")
 
 
 @app.command()
 def export(
-    weights: Optional[Path] = typer.Argument(None, help="Weights file; default: bundled weights."),
-    output: Path = typer.Option(Path("model.onnx"), "--output", "-o", help="ONNX file to write."),
+    weights: Optional[Path] = WeightsOpt,
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="ONNX file to write (default: the engine cache)."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Compare ONNX Runtime with PyTorch on real frames."),
+    engines_dir: Optional[Path] = EnginesOpt,
 ) -> None:
     """Export to ONNX (dynamic batch, height and width; opset 18) and verify it."""
-    from .jobs import export_and_verify
+    from engines.export import export_and_verify
 
-    diff = export_and_verify(weights, output, verify)
+    from .checkpoint import resolve_weights
+    from .runtime import cache
+    from .stream.sinks import check_writable
+
+    path = resolve_weights(weights)
+    if not path.is_file():
+        raise RtdepthError(f"{path}: no such weights file")
+    if output is None:
+        output = cache.onnx_path(path, engines_dir)
+        output.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(output)
+    diff = export_and_verify(path, output, verify)
     note = f", ONNX Runtime vs PyTorch max |diff| {diff:.2e} m" if diff is not None else ""
     console.print(f"wrote {output}{note}")
 
 
 def _viz(colormap: str, layout: str, alpha: float, range_: tuple[float, float] | None):
-    from .visualize import Visualizer
+    from rtdepth.stream.visualize import Visualizer
 
     return Visualizer(colormap, layout, alpha, range_)
 
 
 @app.command()
 def video(
-    source: str = typer.Argument(..., help="Video file, image folder/glob, or stream URL."),
+    source: str = typer.Argument(..., help="Video file, image folder or glob, or stream URL."),
     output: Path = typer.Option(..., "--output", "-o", help="Output MP4 (H.264)."),
     weights: Optional[Path] = WeightsOpt,
     backend: str = BackendOpt,
     device: str = DeviceOpt,
+    precision: Optional[str] = PrecisionOpt,
     size: Optional[str] = SizeOpt,
+    engines_dir: Optional[Path] = EnginesOpt,
+    no_build: bool = NoBuildOpt,
     colormap: str = ColormapOpt,
     layout: str = LayoutOpt,
     alpha: float = AlphaOpt,
@@ -123,28 +192,33 @@ def video(
     raw_format: str = typer.Option("png", "--raw-format", help="png (16-bit mm) or npy (float32 m)."),
     ply: Optional[Path] = typer.Option(None, "--ply", help="Also write point clouds (PLY) into this folder."),
     ply_every: int = typer.Option(1, "--ply-every", help="Write a point cloud every N frames."),
-    fx: Optional[float] = typer.Option(None, "--fx"),
-    fy: Optional[float] = typer.Option(None, "--fy"),
-    cx: Optional[float] = typer.Option(None, "--cx"),
-    cy: Optional[float] = typer.Option(None, "--cy"),
+    fx: Optional[float] = typer.Option(None, "--fx", help="Focal length x in pixels for --ply (default: 60 degree FOV)."),
+    fy: Optional[float] = typer.Option(None, "--fy", help="Focal length y in pixels for --ply (default: fx)."),
+    cx: Optional[float] = typer.Option(None, "--cx", help="Principal point x for --ply (default: image centre)."),
+    cy: Optional[float] = typer.Option(None, "--cy", help="Principal point y for --ply (default: image centre)."),
 ) -> None:
     """Depth for every frame of a video, written as H.264 MP4 at the source fps."""
-    from .streaming import ExtraOutputs, ModelOptions, run_video
+    from .stream.run import ExtraOutputs, run_video
 
     viz = _viz(colormap, layout, alpha, range_)
     extras = ExtraOutputs(raw_dir, raw_format, ply, ply_every, (fx, fy, cx, cy))
-    run_video(source, output, ModelOptions(weights, backend, device, parse_size(size)), viz, extras, hud, err_console)
+    run_video(source, output, lambda: _estimator(weights, backend, device, precision, size, engines_dir, no_build),
+              viz, extras, hud, err_console)  # fmt: skip
 
 
 @app.command()
 def live(
-    camera: str = typer.Option("0", "--camera", "-c", help="Camera index, stream URL, or a video file."),
-    record: Optional[Path] = typer.Option(None, "--record", help="Also record to this MP4."),
+    source: Optional[str] = typer.Argument(None, help="Camera index (0), device path, stream URL, video file or folder."),
+    camera: Optional[str] = typer.Option(None, "--camera", help="Same as SOURCE (kept for older scripts)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", "--record", help="Also record to this MP4 (H.264)."),
     window: bool = typer.Option(True, "--window/--no-window", help="Show a window (q/Esc quit, c colormap, l layout)."),
     weights: Optional[Path] = WeightsOpt,
     backend: str = BackendOpt,
     device: str = DeviceOpt,
+    precision: Optional[str] = PrecisionOpt,
     size: Optional[str] = SizeOpt,
+    engines_dir: Optional[Path] = EnginesOpt,
+    no_build: bool = NoBuildOpt,
     colormap: str = ColormapOpt,
     layout: str = LayoutOpt,
     alpha: float = AlphaOpt,
@@ -153,46 +227,49 @@ def live(
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
 ) -> None:
     """Live depth from a camera in a window, at frame rate."""
-    from .streaming import ModelOptions, run_live
+    from .stream.run import run_live
 
+    if source is not None and camera is not None and source != camera:
+        raise RtdepthError(f"two sources given: {source} and --camera {camera}")
+    if max_frames is not None and max_frames < 1:
+        raise RtdepthError("--max-frames must be at least 1")
     viz = _viz(colormap, layout, alpha, range_)
-    run_live(
-        camera,
-        ModelOptions(weights, backend, device, parse_size(size)),
-        viz,
-        record,
-        window,
-        hud,
-        max_frames,
-        err_console,
-    )
+    run_live(source or camera or "0", lambda: _estimator(weights, backend, device, precision, size, engines_dir, no_build),
+             viz, output, window, hud, max_frames, err_console)  # fmt: skip
 
 
 @app.command(name="eval")
 def evaluate(
-    weights: Optional[Path] = typer.Argument(None, help="Weights file; default: bundled weights."),
-    data: str = typer.Option(..., "--data", "-d", help="Dataset: folder, NYU .mat, DenseDepth .zip/.csv."),
+    data: str = typer.Option(..., "--data", "-d", help="Dataset: folder, NYU .mat, DenseDepth .zip/.csv, synthetic:N[:SEED]."),
+    weights: Optional[Path] = WeightsOpt,
     subset: str = typer.Option("all", "--subset", help="all, or the val/train part of the training split."),
-    split: str = typer.Option("auto", "--split", help="Split used for --subset: auto (as training), blocks or random."),
+    split: Optional[str] = typer.Option(
+        None, "--split", help="Split for --subset: auto, blocks or random (default: the weights' own)."
+    ),
     eigen_crop: bool = typer.Option(False, "--eigen-crop", help="Evaluate inside the Eigen crop (NYU)."),
     max_depth: float = typer.Option(10.0, "--max-depth", help="Ignore ground truth beyond this (m)."),
-    save_dir: Optional[Path] = typer.Option(None, "--save-dir", help="Write RGB | prediction | truth PNGs here."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", "--save-dir", help="Write RGB | prediction | truth PNGs here."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate at most N samples."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     backend: str = BackendOpt,
     device: str = DeviceOpt,
+    precision: Optional[str] = PrecisionOpt,
     size: Optional[str] = SizeOpt,
+    engines_dir: Optional[Path] = EnginesOpt,
+    no_build: bool = NoBuildOpt,
 ) -> None:
     """Metrics of a model on a dataset: delta1..3, abs rel, RMSE, log10, raw and median-scaled."""
     import json
 
-    from train.evaluate import EvalOptions, evaluate_dataset
+    from .data import open_dataset
+    from .evaluate import EvalOptions, evaluate_dataset
 
-    from .estimator import DepthEstimator
-
-    opts = EvalOptions(subset, split, max_depth=max_depth, eigen_crop=eigen_crop, save_dir=save_dir, limit=limit)
-    estimator = DepthEstimator.from_weights(weights, backend, device, parse_size(size))
-    result = evaluate_dataset(estimator, data, opts, progress=not json_out)
+    if limit is not None and limit < 1:
+        raise RtdepthError("--limit must be at least 1")
+    dataset = open_dataset(data)  # a bad spec fails before the model loads
+    estimator = _estimator(weights, backend, device, precision, size, engines_dir, no_build)
+    opts = EvalOptions(subset, split, max_depth=max_depth, eigen_crop=eigen_crop, save_dir=output, limit=limit)
+    result = evaluate_dataset(estimator, dataset, opts, progress=not json_out)
     if json_out:
         console.print_json(json.dumps(result))
         return
@@ -201,7 +278,7 @@ def evaluate(
     from .metrics import METRIC_NAMES
 
     table = Table("scaling", *METRIC_NAMES, title=f"{estimator.describe()} on {data} ({result['samples']} samples)")
-    for key in ("raw", "median_scaled"):
+    for key in ("raw", "median_scaled", "constant_floor"):
         table.add_row(key, *(f"{result[key][m]:.3f}" for m in METRIC_NAMES))
     console.print(table)
     worst = ", ".join(f"#{w['index']} (abs rel {w['abs_rel']:.3f})" for w in result["worst"])
@@ -210,30 +287,34 @@ def evaluate(
 
 @app.command(name="build-engine")
 def build_engine_cmd(
-    weights: Optional[Path] = typer.Argument(None, help="Weights file; default: bundled weights."),
+    weights: Optional[Path] = WeightsOpt,
     device: str = typer.Option("cuda", "--device", help="cuda (TensorRT) or cpu (ONNX Runtime int8)."),
-    precision: str = typer.Option("fp16", "--precision", help="fp16 or fp32 (TensorRT); int8 (CPU)."),
+    precision: str = typer.Option("fp16", "--precision", "-p", help="fp16 or fp32 (TensorRT); int8 (CPU)."),
     min_size: str = typer.Option("320x240", "--min", help="Smallest frame size WxH the engine accepts."),
     opt_size: str = typer.Option("640x480", "--opt", help="Size TensorRT tunes for."),
     max_size: str = typer.Option("1280x720", "--max", help="Largest frame size."),
     workspace: float = typer.Option(4.0, "--workspace", help="TensorRT workspace limit (GiB)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Engine folder (default engines/ or $RTDEPTH_ENGINES)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Engine file to write (default: the engine cache)."),
+    engines_dir: Optional[Path] = EnginesOpt,
     no_build: bool = typer.Option(False, "--no-build", help="Only reuse a matching cached engine; never build."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when a matching engine is cached."),
     verify: bool = typer.Option(False, "--verify", help="Compare the engine with PyTorch FP32 on real frames."),
     calib: Optional[Path] = typer.Option(None, "--calib", help="Folder of real frames to calibrate int8 with."),
 ) -> None:
     """Build the fastest engine for this machine: TensorRT FP16 on NVIDIA GPUs, ONNX Runtime int8 on CPUs."""
-    from .engine_file import ShapeProfile, parse_wh
+    from .runtime.engine_header import ShapeProfile
+    from .sizes import parse_size as parse
 
     if device == "cpu":
         if precision != "int8":
             raise RtdepthError("on the CPU build-engine makes int8 models: use --precision int8 --calib DIR")
         if calib is None:
             raise RtdepthError("int8 needs calibration frames: --calib DIR (a folder of real images)")
-        from .quantize import build_int8
+        if output is not None:
+            raise RtdepthError("int8 models live in the engine cache: use --engines-dir instead of --output")
+        from engines.quantize import build_int8
 
-        r = build_int8(weights, calib, out, force=force)
+        r = build_int8(weights, calib, engines_dir, force=force)
         console.print(f"wrote {r.path}\nheld-out frames: {r.frames}, reference: {r.reference}")
         for name, m in (("fp32", r.fp32), ("int8", r.int8)):
             console.print(f"  {name}: delta1 {m['delta1']:.4f}  abs rel {m['abs_rel']:.4f}  rmse {m['rmse']:.4f}")
@@ -241,27 +322,26 @@ def build_engine_cmd(
         return
     if device != "cuda":
         raise RtdepthError("--device must be cuda or cpu")
-    from .trt import build_engine
+    from engines.tensorrt import build_engine, verify_engine
 
-    profile = ShapeProfile(parse_wh(min_size), parse_wh(opt_size), parse_wh(max_size))
-    path = build_engine(weights, precision, profile, out, workspace, no_build, force, notice=err_console.print)
+    profile = ShapeProfile(parse(min_size, "--min"), parse(opt_size, "--opt"), parse(max_size, "--max"))
+    path = build_engine(weights, precision, profile, output, workspace, no_build, force, err_console.print, engines_dir)
     console.print(f"engine: {path}")
     if verify:
-        from .jobs import verify_engine
-
         max_err, d1 = verify_engine(path, weights)
         console.print(f"verify: max |engine - fp32| {max_err:.4f} m, delta1 vs fp32 {d1:.4f} (needs >= 0.99)")
 
 
 @app.command()
 def bench(
-    weights: Optional[Path] = typer.Argument(None, help="Weights file; default: bundled weights."),
+    weights: Optional[Path] = WeightsOpt,
     models: Optional[str] = typer.Option(None, "--models", help="Also time these models (comma list, or 'all'), random weights."),
     device: str = DeviceOpt,
     iters: int = typer.Option(20, "--iters", help="Timed runs per case (after 5 warm-up runs)."),
     e2e_frames: int = typer.Option(90, "--e2e-frames", help="Frames of the demo clip for the video rate."),
     clip: Optional[Path] = typer.Option(None, "--clip", help="Clip for the end-to-end rate (default: bundled demo)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    engines_dir: Optional[Path] = EnginesOpt,
 ) -> None:
     """Median/p95 latency per backend and size, and the end-to-end video rate against model-only."""
     import json
@@ -269,22 +349,23 @@ def bench(
 
     from rich.table import Table
 
-    from .backends import resolve_device
-    from .bench import as_json, backend_factories, end_to_end, latency_table, weights_for_models
-    from .checkpoint import default_weights, read_info
-    from .models import list_models
+    from engines.bench import as_json, backend_factories, end_to_end, latency_table, weights_for_models
+    from rtdepth.checkpoint import read_info, resolve_weights
+    from rtdepth.models import list_models
+    from rtdepth.runtime.backends import resolve_device
 
     dev = resolve_device(device)
     log = (lambda *_: None) if json_out else err_console.print
     with tempfile.TemporaryDirectory() as tmp:
-        paths = [weights or default_weights()]
+        paths = [resolve_weights(weights)]
         if models:
             names = list_models() if models == "all" else [m.strip() for m in models.split(",")]
             extra = [n for n in names if n != read_info(paths[0]).model]
             paths += weights_for_models(extra, Path(tmp))
-        rows = latency_table(paths, dev, iters=iters, log=log)
+        rows = latency_table(paths, dev, iters=iters, log=log, scratch=Path(tmp))
         # On a GPU the FP32 eager baseline is for the latency ratio only; its video rate says nothing new.
-        e2e = [end_to_end(paths[0], factory, clip, e2e_frames) for label, factory in backend_factories(paths[0], dev)
+        factories = backend_factories(paths[0], dev, scratch=Path(tmp))
+        e2e = [end_to_end(paths[0], factory, clip, e2e_frames) for label, factory in factories
                if not (label == "torch fp32" and dev != "cpu")]  # fmt: skip
     if json_out:
         console.print_json(json.dumps(as_json(rows, e2e)))
@@ -332,7 +413,8 @@ def train(ctx: typer.Context) -> None:
     """Train a model (same options as python -m train; --help for them)."""
     from train.cli import app as train_app
 
-    train_app(args=ctx.args, prog_name="rtdepth train", standalone_mode=False)
+    # Standalone, so its exit code (usage errors, Ctrl-C) is the process's; user errors reach main().
+    train_app(args=ctx.args, prog_name="rtdepth train", standalone_mode=True)
 
 
 def main() -> None:

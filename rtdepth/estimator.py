@@ -1,4 +1,10 @@
-"""DepthEstimator: frames of any size and format in, metric depth at frame size out."""
+"""DepthEstimator: frames of any size and format in, metric depth at frame size out.
+
+It owns the frame path, in three timed stages (as a detector's predictor times preprocess,
+inference and postprocess): ``prepare`` (any frame -> uint8 RGB batch at the inference size),
+``infer`` (the backend) and ``finish`` (depth back at each frame's size). Callers, the streaming
+pipeline included, use these stages and never reach into the backend.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +13,24 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import Backend
-from .checkpoint import WeightsInfo
-from .preprocess import inference_size, resize_depth, resize_rgb, to_rgb8
+from rtdepth.checkpoint import WeightsInfo
+from rtdepth.runtime.backends import Backend
+from rtdepth.runtime.preprocess import inference_size, resize_depth, resize_rgb, to_rgb8
+from rtdepth.stream.timing import StageTimer
 
 
 class DepthEstimator:
     """Wraps a backend with the frame handling every caller needs.
 
     ``size`` (width, height) is the inference resolution; default the size the model was trained at.
-    Frames are BGR (OpenCV) unless ``color="rgb"``.
+    Frames are BGR (OpenCV) unless ``color="rgb"``. ``timer`` collects the stage durations.
     """
 
     def __init__(self, backend: Backend, info: WeightsInfo, size: tuple[int, int] | None = None) -> None:
-        self.backend = backend
+        self._backend = backend
         self.info = info
         self.size = tuple(size) if size else tuple(info.input_size)
+        self.timer = StageTimer()
 
     @classmethod
     def from_weights(
@@ -34,19 +42,43 @@ class DepthEstimator:
         precision: str | None = None,
     ) -> DepthEstimator:
         """Open weights (None: the bundled default) on the chosen backend and device."""
-        from .runtime import open_backend
+        from rtdepth.runtime.open import open_backend
 
-        be, info = open_backend(weights, backend, device, precision)
+        be, info = open_backend(weights, backend, device, precision, size)
         return cls(be, info, size)
+
+    @property
+    def backend_name(self) -> str:
+        return self._backend.name
+
+    @property
+    def device(self) -> str:
+        return self._backend.device
+
+    @property
+    def precision(self) -> str:
+        return self._backend.precision
 
     def model_size_for(self, frame_wh: tuple[int, int]) -> tuple[int, int]:
         """Inference size for frames of this size (keeps their aspect ratio)."""
         return inference_size(frame_wh, self.size)
 
-    def prepare(self, frame: np.ndarray, color: str = "bgr") -> np.ndarray:
-        """Frame -> uint8 RGB at the inference size."""
-        rgb = to_rgb8(frame, color)
-        return resize_rgb(rgb, self.model_size_for((rgb.shape[1], rgb.shape[0])))
+    def prepare(self, frames: Sequence[np.ndarray], color: str = "bgr") -> np.ndarray:
+        """Frames of one size -> N x h x w x 3 uint8 RGB at the inference size."""
+        with self.timer.time("prepare"):
+            rgb = [to_rgb8(f, color) for f in frames]
+            size = self.model_size_for((rgb[0].shape[1], rgb[0].shape[0]))
+            return np.stack([resize_rgb(r, size) for r in rgb])
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """Prepared batch -> N x h x w depth (metres) at the inference size."""
+        with self.timer.time("infer"):
+            return self._backend.infer(batch)
+
+    def finish(self, depth: np.ndarray, frame_sizes: Sequence[tuple[int, int]]) -> list[np.ndarray]:
+        """Depth maps back at each frame's (width, height)."""
+        with self.timer.time("finish"):
+            return [resize_depth(d, wh) for d, wh in zip(depth, frame_sizes)]
 
     def predict(self, frame: np.ndarray, color: str = "bgr") -> np.ndarray:
         """One frame -> H x W float32 depth in metres, at the frame's size."""
@@ -54,11 +86,10 @@ class DepthEstimator:
 
     def predict_batch(self, frames: Sequence[np.ndarray], color: str = "bgr") -> list[np.ndarray]:
         """Frames of one size -> depth maps at that size."""
-        batch = np.stack([self.prepare(f, color) for f in frames])
-        depth = self.backend.infer(batch)
-        return [resize_depth(d, (f.shape[1], f.shape[0])) for d, f in zip(depth, frames)]
+        depth = self.infer(self.prepare(frames, color))
+        return self.finish(depth, [(f.shape[1], f.shape[0]) for f in frames])
 
     def describe(self) -> str:
         """Short label for HUDs and logs."""
-        be = self.backend
+        be = self._backend
         return f"{self.info.model} {be.name}/{be.device}/{be.precision} {self.size[0]}x{self.size[1]}"

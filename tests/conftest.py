@@ -1,4 +1,6 @@
-"""Shared fixtures: real frames from ../shared/data, tiny weights files, tiny clips made on the spot."""
+"""Shared fixtures: the bundled 16 real TUM RGB-D pairs, tiny weights files, tiny clips made on the spot.
+
+Nothing here needs ../shared: a fresh clone runs every non-GPU test."""
 
 from __future__ import annotations
 
@@ -8,26 +10,35 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import make_clip
+from helpers import make_clip, tum_rgb
 
 from rtdepth.checkpoint import WeightsInfo, save_weights
 from rtdepth.models import create_model
 
 REPO = Path(__file__).resolve().parents[1]
-TUM = REPO.parent / "shared" / "data" / "tum_fr1_xyz"
+TUM = REPO / "tests" / "data" / "tum_fr1_xyz_16"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_engine_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Exports and engines made by tests go to a temporary cache, never the user's."""
+    import os
+
+    path = tmp_path_factory.mktemp("engines")
+    os.environ["RTDEPTH_ENGINES"] = str(path)
+    return path
 
 
 @pytest.fixture(scope="session")
 def tum_dir() -> Path:
-    if not (TUM / "pairs.txt").is_file():
-        pytest.skip("../shared/data/tum_fr1_xyz not present")
+    """16 real TUM fr1_xyz RGB-D pairs bundled with the tests (CC BY 4.0)."""
     return TUM
 
 
 @pytest.fixture(scope="session")
 def real_frame(tum_dir: Path) -> np.ndarray:
     """A real 320x240 BGR frame from the TUM sequence."""
-    return cv2.imread(str(tum_dir / "rgb" / "0100.jpg"))
+    return cv2.imread(str(tum_rgb(tum_dir, 2)))
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +54,5 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def real_clip(tmp_path_factory: pytest.TempPathFactory, tum_dir: Path) -> Path:
     """Six real TUM frames, downscaled to 64x48, as an MP4 at 10 fps."""
-    frames = [cv2.resize(cv2.imread(str(tum_dir / "rgb" / f"{i:04d}.jpg")), (64, 48), interpolation=cv2.INTER_AREA)
-              for i in range(200, 206)]  # fmt: skip
+    frames = [cv2.resize(cv2.imread(str(tum_rgb(tum_dir, i))), (64, 48), interpolation=cv2.INTER_AREA) for i in range(6)]
     return make_clip(tmp_path_factory.mktemp("clips") / "real.mp4", frames)

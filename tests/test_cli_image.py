@@ -4,6 +4,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from helpers import tum_rgb
 
 
 def rtdepth(*args, **kw):
@@ -22,7 +23,7 @@ def test_models_lists_parameter_counts():
 
 def test_image_on_real_frame_writes_png_and_raw_depth(tmp_path, tum_dir, tiny_weights):
     out, raw = tmp_path / "depth.png", tmp_path / "depth_mm.png"
-    r = rtdepth("image", tum_dir / "rgb" / "0100.jpg", "-o", out, "--raw", raw, "-w", tiny_weights, "--backend", "torch")
+    r = rtdepth("image", tum_rgb(tum_dir, 2), "-o", out, "--raw", raw, "-w", tiny_weights, "--backend", "torch")
     assert r.returncode == 0, r.stderr
     png = cv2.imread(str(out))
     assert png.shape == (240, 320, 3)
@@ -32,7 +33,7 @@ def test_image_on_real_frame_writes_png_and_raw_depth(tmp_path, tum_dir, tiny_we
 
 def test_image_side_by_side_and_npy(tmp_path, tum_dir, tiny_weights):
     out, raw = tmp_path / "sbs.png", tmp_path / "d.npy"
-    r = rtdepth("image", tum_dir / "rgb" / "0100.jpg", "-o", out, "--raw", raw, "-w", tiny_weights,
+    r = rtdepth("image", tum_rgb(tum_dir, 2), "-o", out, "--raw", raw, "-w", tiny_weights,
                 "--layout", "side-by-side", "--backend", "torch")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert cv2.imread(str(out)).shape == (240, 640, 3)
@@ -52,7 +53,7 @@ def test_image_side_by_side_and_npy(tmp_path, tum_dir, tiny_weights):
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, tum_dir, args, message):
     not_image = tmp_path / "x.jpg"
     not_image.write_text("text")
-    args = [a.format(not_image=not_image, frame=tum_dir / "rgb" / "0100.jpg") for a in args]
+    args = [a.format(not_image=not_image, frame=tum_rgb(tum_dir, 2)) for a in args]
     r = rtdepth(*args, cwd=tmp_path)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and message in r.stderr
@@ -61,6 +62,6 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, tum_dir, args, message):
 
 def test_export_command_verifies(tmp_path, tiny_weights):
     out = tmp_path / "m.onnx"
-    r = rtdepth("export", tiny_weights, "-o", out)
+    r = rtdepth("export", "-w", tiny_weights, "-o", out)
     assert r.returncode == 0, r.stderr
     assert out.is_file() and "max |diff|" in r.stdout

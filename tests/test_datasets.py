@@ -4,15 +4,16 @@ import cv2
 import numpy as np
 import pytest
 
+from rtdepth.data import Sample, open_dataset
+from rtdepth.data.readers import DenseDepthCSVDataset, folder_dataset, tum_dataset
+from rtdepth.data.splits import resolve_split, split_indices
 from rtdepth.errors import RtdepthError
 from train.augment import AugmentConfig, augment, scale_crop
-from train.data import resolve_split, split_indices
-from train.datasets import DenseDepthCSVDataset, Sample, folder_dataset, open_dataset, tum_dataset
 
 
-def test_reads_the_shared_tum_folder_as_provided(tum_dir):
+def test_reads_the_bundled_tum_pairs(tum_dir):
     ds = folder_dataset(tum_dir)
-    assert len(ds) == 789
+    assert len(ds) == 16
     s = ds[0]
     assert s.rgb.shape == (240, 320, 3) and s.rgb.dtype == np.uint8
     raw = cv2.imread(str(tum_dir / "depth" / "0000.png"), cv2.IMREAD_UNCHANGED)
@@ -107,8 +108,8 @@ def test_block_split_keeps_contiguous_blocks_apart():
 
 
 def test_auto_split_holds_out_blocks_of_video_and_train_eval_agree(tum_dir):
+    from rtdepth.evaluate import EvalOptions, select
     from train.config import TrainConfig
-    from train.evaluate import EvalOptions, select
     from train.trainer import build_datasets
 
     video, rooms = open_dataset(tum_dir), open_dataset("synthetic:10")

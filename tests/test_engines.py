@@ -5,20 +5,19 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers import tum_depth, tum_rgb
 
-from rtdepth.engine_file import (
+from rtdepth.errors import RtdepthError
+from rtdepth.runtime.engine_header import (
     EngineHeader,
     ShapeProfile,
     cache_key,
     check_compatible,
     check_matches_weights,
-    engine_filename,  # fmt: skip
-    parse_wh,
     read_engine_file,
     read_engine_header,
     write_engine_file,
 )
-from rtdepth.errors import RtdepthError
 
 
 def header(**kw) -> EngineHeader:
@@ -48,8 +47,12 @@ def test_cache_key_changes_with_every_input():
     assert header().cache_key == cache_key("aa", "10.3.0", "NVIDIA H100 80GB HBM3", "9.0", "fp16", ShapeProfile())
 
 
-def test_engine_names_carry_model_precision_and_gpu():
-    assert engine_filename("unet", "fp16", "NVIDIA H100 80GB HBM3", "abc") == "unet-fp16-nvidia-h100-80gb-hbm3-abc.engine"
+def test_engine_names_carry_model_weights_precision_and_gpu(tiny_weights, tmp_path):
+    from rtdepth.checkpoint import file_sha256
+    from rtdepth.runtime.cache import engine_path
+
+    path = engine_path(tiny_weights, "fp16", "NVIDIA H100 80GB HBM3", "abc", tmp_path)
+    assert path == tmp_path / f"unet-{file_sha256(tiny_weights)}-fp16-nvidia-h100-80gb-hbm3-abc.engine"
 
 
 @pytest.mark.parametrize("data, message", [(b"", "not an rtdepth engine"), (b"PLAN" * 10, "not an rtdepth engine")])
@@ -94,9 +97,12 @@ def test_profile_fits_frames_into_range():
     assert p.trt_shapes() == ((1, 3, 240, 320), (1, 3, 480, 640), (1, 3, 720, 1280))
     with pytest.raises(RtdepthError, match="min <= opt <= max"):
         ShapeProfile(min=(640, 480), opt=(320, 240))
-    assert parse_wh("640x480") == (640, 480)
-    with pytest.raises(RtdepthError):
-        parse_wh("640")
+    from rtdepth.sizes import parse_size
+
+    assert parse_size("640x480") == (640, 480)
+    for bad in ("640", "0x480", "100000x100000"):
+        with pytest.raises(RtdepthError):
+            parse_size(bad)
 
 
 def rtdepth(*args, **kw):
@@ -118,18 +124,19 @@ def test_int8_needs_calibration_frames(tmp_path):
 
 
 def test_int8_build_on_real_frames_is_cached_and_measured(tmp_path, tum_dir, tiny_weights, monkeypatch):
-    from rtdepth.quantize import build_int8, cached_int8_onnx
+    from engines.quantize import build_int8
+    from rtdepth.runtime.cache import find_int8
 
     monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
     calib = tmp_path / "calib"
     (calib / "rgb").mkdir(parents=True)
     (calib / "depth").mkdir()
     for i in range(0, 400, 25):  # 16 real RGB-D pairs
-        (calib / "rgb" / f"{i:04d}.jpg").write_bytes((tum_dir / "rgb" / f"{i:04d}.jpg").read_bytes())
-        (calib / "depth" / f"{i:04d}.png").write_bytes((tum_dir / "depth" / f"{i:04d}.png").read_bytes())
+        (calib / "rgb" / f"{i:04d}.jpg").write_bytes((tum_rgb(tum_dir, i)).read_bytes())
+        (calib / "depth" / f"{i:04d}.png").write_bytes((tum_depth(tum_dir, i)).read_bytes())
     report = build_int8(tiny_weights, calib, n_calib=8, n_eval=4, max_drop=1.0)
     assert report.reference == "ground truth" and report.frames == 4
-    assert report.path.is_file() and cached_int8_onnx(tiny_weights) == report.path
+    assert report.path.is_file() and find_int8(tiny_weights) == report.path
     mtime = report.path.stat().st_mtime
     assert build_int8(tiny_weights, calib, n_calib=8, n_eval=4, max_drop=1.0).path.stat().st_mtime == mtime  # reused
     from rtdepth.estimator import DepthEstimator
@@ -139,22 +146,23 @@ def test_int8_build_on_real_frames_is_cached_and_measured(tmp_path, tum_dir, tin
 
 
 def test_int8_refused_when_accuracy_drops(tmp_path, tum_dir, tiny_weights, monkeypatch):
-    from rtdepth import quantize
+    from engines import quantize
 
     monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
     calib = tmp_path / "calib"
     calib.mkdir()
     for i in range(0, 200, 25):
-        (calib / f"{i:04d}.jpg").write_bytes((tum_dir / "rgb" / f"{i:04d}.jpg").read_bytes())
+        (calib / f"{i:04d}.jpg").write_bytes((tum_rgb(tum_dir, i)).read_bytes())
     with pytest.raises(RtdepthError, match="int8 loses"):
         quantize.build_int8(tiny_weights, calib, n_calib=4, n_eval=2, max_drop=-1.0)  # any result is a "drop"
-    with pytest.raises(RtdepthError, match="no int8 model"):  # the rejected model is never picked up
-        quantize.cached_int8_onnx(tiny_weights)
+    from rtdepth.runtime.cache import find_int8
+
+    assert find_int8(tiny_weights) is None  # the rejected model is never picked up
 
 
 def test_bench_json_reports_ratios(tiny_weights, tmp_path, monkeypatch):
     monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
-    r = rtdepth("bench", tiny_weights, "--device", "cpu", "--iters", "3", "--e2e-frames", "8", "--json", timeout=600)
+    r = rtdepth("bench", "-w", tiny_weights, "--device", "cpu", "--iters", "3", "--e2e-frames", "8", "--json", timeout=600)
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     rows = data["latency"]
@@ -169,12 +177,15 @@ def test_tensorrt_build_and_verify(tiny_weights, tmp_path):
     pytest.importorskip("tensorrt", reason="TensorRT not installed (PyPI carries only a placeholder without NVIDIA's index)")
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU")
-    from rtdepth.jobs import verify_engine
-    from rtdepth.trt import TensorRTBackend, build_engine
+    from engines.tensorrt import build_engine, verify_engine
+    from rtdepth.runtime.tensorrt import TensorRTBackend, find_engine
 
     profile = ShapeProfile((64, 48), (64, 48), (320, 240))
-    path = build_engine(tiny_weights, "fp16", profile, tmp_path)
-    assert build_engine(tiny_weights, "fp16", profile, tmp_path, no_build=True) == path
+    path = build_engine(tiny_weights, "fp16", profile, engines_dir=tmp_path)
+    assert build_engine(tiny_weights, "fp16", profile, no_build=True, engines_dir=tmp_path) == path
+    assert find_engine(tiny_weights, "fp16", (64, 48), tmp_path) == path  # a non-default profile is found
+    other = build_engine(tiny_weights, "fp16", profile, output=tmp_path / "mine.engine", engines_dir=tmp_path / "c")
+    assert find_engine(tiny_weights, "fp16", (64, 48), tmp_path / "c") == other  # so is an engine written with -o
     max_err, d1 = verify_engine(path, tiny_weights)
     assert d1 >= 0.99
     out = TensorRTBackend(path, cuda_graph=True).infer(np.full((1, 48, 64, 3), 100, np.uint8))
@@ -182,15 +193,15 @@ def test_tensorrt_build_and_verify(tiny_weights, tmp_path):
 
 
 def test_auto_backend_picks_up_a_built_int8_model(tmp_path, tum_dir, tiny_weights, monkeypatch):
+    from engines.quantize import build_int8
     from rtdepth.estimator import DepthEstimator
-    from rtdepth.quantize import build_int8
 
     monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
-    assert DepthEstimator.from_weights(tiny_weights, "auto", "cpu").backend.precision == "fp32"
+    assert DepthEstimator.from_weights(tiny_weights, "auto", "cpu").precision == "fp32"
     calib = tmp_path / "calib"
     calib.mkdir()
     for i in range(0, 200, 25):
-        (calib / f"{i:04d}.jpg").write_bytes((tum_dir / "rgb" / f"{i:04d}.jpg").read_bytes())
+        (calib / f"{i:04d}.jpg").write_bytes((tum_rgb(tum_dir, i)).read_bytes())
     build_int8(tiny_weights, calib, n_calib=4, n_eval=2, max_drop=1.0)
     est = DepthEstimator.from_weights(tiny_weights, "auto", "cpu")
-    assert est.backend.name == "onnxruntime" and est.backend.precision == "int8"
+    assert est.backend_name == "onnxruntime" and est.precision == "int8"

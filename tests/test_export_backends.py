@@ -4,12 +4,12 @@ import onnx
 import pytest
 import torch
 
-from rtdepth.backends import OnnxRuntimeBackend, TorchBackend
+from engines.export import export_onnx, verify_onnx
 from rtdepth.checkpoint import file_sha256, load_model
 from rtdepth.errors import RtdepthError
 from rtdepth.estimator import DepthEstimator
-from rtdepth.export import export_onnx, verify_onnx
 from rtdepth.models import create_model
+from rtdepth.runtime.backends import OnnxRuntimeBackend, TorchBackend
 
 # FP32 PyTorch and ONNX Runtime run the same graph with different kernels: agreement to 1e-4 m.
 ATOL = 1e-4
@@ -72,6 +72,12 @@ def test_corrupt_onnx_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
 def test_estimator_returns_depth_at_frame_size_for_any_format(tiny_weights, tmp_path, monkeypatch, backend, real_frame):
     monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
+    if backend == "onnxruntime":
+        with pytest.raises(RtdepthError, match="no ONNX export"):  # opening never exports behind the caller's back
+            DepthEstimator.from_weights(tiny_weights, backend=backend, device="cpu")
+        from engines.export import ensure_onnx
+
+        ensure_onnx(tiny_weights)
     est = DepthEstimator.from_weights(tiny_weights, backend=backend, device="cpu")
     frames = [
         real_frame,  # BGR uint8
@@ -87,10 +93,17 @@ def test_estimator_returns_depth_at_frame_size_for_any_format(tiny_weights, tmp_
 
 def test_torch_and_ort_estimators_agree(tiny_weights, tmp_path, monkeypatch, real_frame):
     monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
+    from engines.export import ensure_onnx
+
     a = DepthEstimator.from_weights(tiny_weights, backend="torch", device="cpu").predict(real_frame)
+    assert DepthEstimator.from_weights(tiny_weights, backend="auto", device="cpu").backend_name == "torch"  # nothing cached
+    ensure_onnx(tiny_weights)
+    assert list(tmp_path.glob("unet-*-fp32.onnx"))  # exported once into the cache folder
+    auto = DepthEstimator.from_weights(tiny_weights, backend="auto", device="cpu")
+    assert auto.backend_name == "onnxruntime"  # auto uses the cached export on the CPU
     b = DepthEstimator.from_weights(tiny_weights, backend="onnxruntime", device="cpu").predict(real_frame)
     np.testing.assert_allclose(a, b, atol=ATOL)
-    assert list(tmp_path.glob("unet-*-fp32.onnx"))  # exported once into the cache folder
+    np.testing.assert_allclose(auto.predict(real_frame), b, atol=1e-6)
 
 
 def test_fp16_on_cpu_is_refused():

@@ -9,12 +9,12 @@ import av
 import cv2
 import numpy as np
 import pytest
-from helpers import make_clip
+from helpers import make_clip, tum_rgb
 
 from rtdepth.errors import RtdepthError
-from rtdepth.sinks import VideoSink, display_available
-from rtdepth.sources import ImageFolderSource, LiveSource, VideoSource, open_source
-from rtdepth.visualize import EmaPercentiles, FixedRange, Visualizer, compose
+from rtdepth.stream.sinks import VideoSink, display_available
+from rtdepth.stream.sources import ImageFolderSource, LiveSource, VideoSource, open_source
+from rtdepth.stream.visualize import EmaPercentiles, FixedRange, Visualizer, compose
 
 
 def probe(path):
@@ -56,7 +56,7 @@ def test_image_folder_source_to_video(tmp_path, tum_dir, tiny_weights):
     folder = tmp_path / "frames"
     folder.mkdir()
     for i in range(3):
-        shutil.copy(tum_dir / "rgb" / f"{i:04d}.jpg", folder / f"{i:04d}.jpg")
+        shutil.copy(tum_rgb(tum_dir, i), folder / f"{i:04d}.jpg")
     r = rtdepth("video", folder, "-o", tmp_path / "o.mp4", "-w", tiny_weights, "--backend", "torch", "--size", "64x48")
     assert r.returncode == 0, r.stderr
     assert probe(tmp_path / "o.mp4")[1:] == (3, 30.0, 320, 240)
@@ -145,7 +145,7 @@ def test_truncated_video_reports_frames_done(tmp_path, tum_dir, tiny_weights):
         s = c.add_stream("libx264", rate=10)
         s.width, s.height, s.pix_fmt = 320, 240, "yuv420p"
         for i in range(40):
-            img = cv2.imread(str(tum_dir / "rgb" / f"{i:04d}.jpg"))
+            img = cv2.imread(str(tum_rgb(tum_dir, i)))
             for p in s.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
                 c.mux(p)
         for p in s.encode():
@@ -185,7 +185,7 @@ def test_unanswering_stream_times_out():
 
 
 def test_interrupted_video_leaves_a_playable_file(tmp_path, tum_dir, tiny_weights):
-    frames = [cv2.imread(str(tum_dir / "rgb" / f"{i:04d}.jpg")) for i in range(300)]
+    frames = [cv2.imread(str(tum_rgb(tum_dir, i))) for i in range(300)]
     clip = make_clip(tmp_path / "long.mp4", frames, fps=30)
     out = tmp_path / "o.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "rtdepth", "video", str(clip), "-o", str(out), "-w", str(tiny_weights),

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from rtdepth.checkpoint import WeightsInfo, file_sha256, load_model, read_info, save_weights
+from rtdepth.data.synthetic import SyntheticRooms
 from rtdepth.errors import RtdepthError
 from rtdepth.models import create_model
 from train.config import TrainConfig
-from train.synthetic import SyntheticRooms
 from train.trainer import fit, poly_lr
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ def test_synthetic_rooms_have_exact_dense_depth():
 
 
 def test_synthetic_spec_seed_gives_unseen_rooms():
-    from train.datasets import open_dataset
+    from rtdepth.data import open_dataset
 
     train_room, other_room = open_dataset("synthetic:2")[1], open_dataset("synthetic:2:7")[1]
     assert not np.array_equal(train_room.depth, other_room.depth)
@@ -177,7 +177,7 @@ def test_eval_of_a_constant_predictor(tmp_path):
             p.zero_()
         model.head.bias.fill_(float(torch.logit(torch.tensor((2.0 - 0.1) / 9.9))))
     weights = save_weights(model, tmp_path / "const.safetensors", WeightsInfo("unet", {"width": 4}, (64, 48)))
-    r = subprocess.run([sys.executable, "-m", "rtdepth", "eval", str(weights), "--data", "synthetic:3", "--json",
+    r = subprocess.run([sys.executable, "-m", "rtdepth", "eval", "-w", str(weights), "--data", "synthetic:3", "--json",
                         "--backend", "torch"], capture_output=True, text=True)  # fmt: skip
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)

@@ -1,5 +1,5 @@
 """python -m train"""
 
-from .cli import main
+from train.cli import main
 
 main()

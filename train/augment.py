@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .datasets import Sample
+from rtdepth.data.sample import Sample
 
 
 @dataclass(frozen=True)

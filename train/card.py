@@ -14,10 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rtdepth.data import open_dataset
 from rtdepth.estimator import DepthEstimator
-
-from .datasets import open_dataset
-from .evaluate import EvalOptions, evaluate_dataset, select, side_by_side
+from rtdepth.evaluate import EvalOptions, evaluate_dataset, select, side_by_side
 
 ROW = "| {name} | {scaling} | {delta1:.3f} | {delta2:.3f} | {delta3:.3f} | {abs_rel:.3f} | {rmse:.3f} | {log10:.3f} |"
 

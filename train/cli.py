@@ -9,8 +9,7 @@ from typing import Optional
 import typer
 
 from rtdepth.errors import RtdepthError
-
-from .config import TrainConfig
+from train.config import TrainConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train rtdepth models.")
 
@@ -37,6 +36,9 @@ def train(
     init: Optional[str] = typer.Option(
         None, "--init", help="Start from a weights file, or 'default' (fine-tune the bundled weights); sets --model."
     ),
+    ssi_weight: Optional[float] = typer.Option(
+        None, "--ssi-weight", help="Weight of a scale-and-shift-invariant disparity term beside the paper's loss (0: off)."
+    ),
     workers: Optional[int] = typer.Option(None),
     cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="Keep decoded samples in memory."),
     augment: Optional[bool] = typer.Option(None, "--augment/--no-augment"),
@@ -46,15 +48,14 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its saved state."),
 ) -> None:
     """Train a depth model; best/last weights land in the run folder."""
-    from .trainer import fit
+    from train.trainer import fit
 
     flags = dict(data=data or None, model=model, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width,
                  height=height, split=split, encoder_weights=encoder_weights, workers=workers, cache=cache,
-                 augment=augment, max_steps=max_steps, device=device, seed=seed, init=init)  # fmt: skip
+                 augment=augment, max_steps=max_steps, device=device, seed=seed, init=init, ssi_weight=ssi_weight)  # fmt: skip
     if init and not model:  # fine-tuning: the architecture comes from the weights file
         from rtdepth.checkpoint import read_info
-
-        from .trainer import init_weights
+        from train.trainer import init_weights
 
         start = read_info(init_weights(init))
         flags["model"] = model = start.model

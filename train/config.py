@@ -35,6 +35,7 @@ class TrainConfig:
     cache: bool = False
     amp: bool = True  # used on CUDA only
     clip_grad: float = 1.0
+    ssi_weight: float = 0.0  # weight of the scale-and-shift-invariant disparity term beside the paper's loss
     seed: int = 0
     max_steps: int | None = None  # stop early (tests, smoke runs)
     val_every: int = 1

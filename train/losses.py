@@ -48,13 +48,40 @@ def gradient_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) ->
     return masked_mean(dx, dx_mask) + masked_mean(dy, dy_mask)
 
 
-class DepthLoss(nn.Module):
-    """``w_depth * L1 + w_grad * gradient L1 + w_ssim * (1 - SSIM) / 2``, masked to valid pixels."""
+def ssi_disparity_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Scale-and-shift-invariant L1 on inverse depth (after MiDaS, Ranftl et al. 2020).
 
-    def __init__(self, max_depth: float = 10.0, w_depth: float = 0.1, w_grad: float = 1.0, w_ssim: float = 1.0) -> None:
+    Per image, the predicted disparity is aligned to the true one by least squares (scale s, shift t),
+    then the mean absolute residual is taken, divided by the mean true disparity so near and far
+    scenes weigh alike. It asks for the right shape of the scene whatever its metric scale, which is
+    what lets sources whose scale disagrees (a Kinect, a renderer) train one network.
+    """
+    n = pred.shape[0]
+    p = (1.0 / pred.clamp_min(1e-3)).reshape(n, -1)
+    t = torch.where(mask > 0, 1.0 / target.clamp_min(1e-3), torch.zeros_like(target)).reshape(n, -1)
+    m = mask.reshape(n, -1)
+    count = m.sum(1).clamp_min(1)
+    # Closed-form 2x2 least squares: minimise sum m * (s p + t0 - d)^2.
+    a00, a01, a11 = (m * p * p).sum(1), (m * p).sum(1), count
+    b0, b1 = (m * p * t).sum(1), (m * t).sum(1)
+    det = (a00 * a11 - a01 * a01).clamp_min(1e-6)
+    scale = (a11 * b0 - a01 * b1) / det
+    shift = (-a01 * b0 + a00 * b1) / det
+    aligned = scale[:, None] * p + shift[:, None]
+    norm = (b1 / count).clamp_min(1e-3)
+    per_image = (m * (aligned - t).abs()).sum(1) / count / norm
+    valid = (m.sum(1) > 10).to(pred.dtype)
+    return (per_image * valid).sum() / valid.sum().clamp_min(1)
+
+
+class DepthLoss(nn.Module):
+    """``w_depth * L1 + w_grad * gradient L1 + w_ssim * (1 - SSIM) / 2 (+ w_ssi * SSI)``, masked to valid pixels."""
+
+    def __init__(self, max_depth: float = 10.0, w_depth: float = 0.1, w_grad: float = 1.0, w_ssim: float = 1.0,
+                 w_ssi: float = 0.0) -> None:  # fmt: skip
         super().__init__()
         self.max_depth = max_depth
-        self.w_depth, self.w_grad, self.w_ssim = w_depth, w_grad, w_ssim
+        self.w_depth, self.w_grad, self.w_ssim, self.w_ssi = w_depth, w_grad, w_ssim, w_ssi
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is None:
@@ -65,4 +92,7 @@ class DepthLoss(nn.Module):
         l1 = masked_mean((p - t).abs(), mask)
         grad = gradient_l1(p, t, mask)
         ssim = masked_mean((1 - ssim_map(p, t_filled)) / 2, mask)
-        return self.w_depth * l1 + self.w_grad * grad + self.w_ssim * ssim
+        loss = self.w_depth * l1 + self.w_grad * grad + self.w_ssim * ssim
+        if self.w_ssi:
+            loss = loss + self.w_ssi * ssi_disparity_loss(pred, target, mask)
+        return loss

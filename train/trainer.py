@@ -21,18 +21,18 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from rtdepth.checkpoint import WeightsInfo, default_weights, file_sha256, load_model, save_weights
+from rtdepth.checkpoint import WeightsInfo, file_sha256, load_model, resolve_weights, save_weights
+from rtdepth.data import open_dataset
+from rtdepth.data.splits import resolve_split, split_indices
 from rtdepth.errors import RtdepthError
 from rtdepth.metrics import MetricAccumulator, compute_metrics
 from rtdepth.models import DepthNet, create_model, load_encoder_weights
-
-from .augment import AugmentConfig
-from .config import TrainConfig
-from .data import DepthTrainingSet, EpochSampler, resolve_split, split_indices
-from .datasets import open_dataset
-from .losses import DepthLoss
-from .progress import TrainProgress
-from .state import load_train_state, save_train_state
+from train.augment import AugmentConfig
+from train.config import TrainConfig
+from train.data import DepthTrainingSet, EpochSampler
+from train.losses import DepthLoss
+from train.progress import TrainProgress
+from train.state import load_train_state, save_train_state
 
 
 class Interrupted(RtdepthError):
@@ -190,7 +190,7 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     drop_last = sampler.per_rank >= 2 * cfg.batch_size
     steps_per_epoch = sampler.per_rank // cfg.batch_size if drop_last else math.ceil(sampler.per_rank / cfg.batch_size)
     total = cfg.max_steps or cfg.epochs * steps_per_epoch
-    loss_fn = DepthLoss(max_depth=model.max_depth)
+    loss_fn = DepthLoss(max_depth=model.max_depth, w_ssi=cfg.ssi_weight)
     use_amp = cfg.amp and dist.device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -277,7 +277,7 @@ def _arch(model: str, kwargs: dict[str, Any]) -> str:
 
 def init_weights(init: str) -> Path:
     """The weights file ``--init`` names: a path, or ``default`` for the bundled weights."""
-    return default_weights() if init == "default" else Path(init)
+    return resolve_weights(init)
 
 
 def _describe_init(init: str | None) -> str | None:
@@ -292,6 +292,9 @@ def _summary(
     return {
         "data": [str(d) for d in cfg.data],
         "split": cfg.split,
+        "val_fraction": cfg.val_fraction,
+        "split_blocks": cfg.split_blocks,
+        "seed": cfg.seed,
         "train_samples": n_train,
         "val_samples": n_val,
         "epochs": meta["epoch"],
@@ -306,4 +309,5 @@ def _summary(
         "init": init,
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
+        "ssi_weight": cfg.ssi_weight,
     }

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import torch
 
-from ..errors import RtdepthError
-from .blocks import DepthNet
-from .effnet import EfficientNetLite0Encoder, load_lite0_weights, packaged_lite0_checkpoint
-from .resnet import load_imagenet_weights
-from .unet import EncoderUNet, ResNet34UNet, UNet
+from rtdepth.errors import RtdepthError
+from rtdepth.models.blocks import DepthNet
+from rtdepth.models.effnet import EfficientNetLite0Encoder, load_lite0_weights, packaged_lite0_checkpoint
+from rtdepth.models.resnet import load_imagenet_weights
+from rtdepth.models.unet import EncoderUNet, ResNet34UNet, UNet
 
 __all__ = ["DepthNet", "create_model", "list_models", "describe_model", "load_encoder_weights", "count_parameters"]
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .blocks import DepthNet, UNetDecoder, upsample_to
-from .resnet import ResNetEncoder
+from rtdepth.models.blocks import DepthNet, UNetDecoder, upsample_to
+from rtdepth.models.resnet import ResNetEncoder
 
 
 def _paper_double_conv(cin: int, cout: int, batch_norm: bool = True) -> nn.Sequential:

@@ -1,0 +1,168 @@
+"""``rtdepth bench``: model-only latency per backend and size, and the end-to-end ``video`` rate.
+
+Medians and p95 after warm-up, with the ratio to PyTorch FP32 on the same device measured in the
+same run. GPU backends return host arrays, so every timed call includes its synchronisation.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rtdepth.checkpoint import ASSETS, WeightsInfo, default_weights, load_model, read_info, save_weights
+from rtdepth.models import create_model
+from rtdepth.runtime.backends import Backend, OnnxRuntimeBackend, TorchBackend
+
+SIZES = ((320, 240), (640, 480))
+
+
+@dataclass
+class LatencyRow:
+    model: str
+    backend: str
+    device: str
+    precision: str
+    size: str
+    median_ms: float
+    p95_ms: float
+    speedup: float | None = None  # vs torch fp32 on the same device, same model and size
+
+
+@dataclass
+class EndToEndRow:
+    model: str
+    backend: str
+    precision: str
+    size: str
+    model_fps: float
+    video_fps: float
+
+    @property
+    def ratio(self) -> float:
+        return self.video_fps / self.model_fps if self.model_fps else 0.0
+
+
+def time_backend(backend: Backend, size: tuple[int, int], warmup: int = 5, iters: int = 20) -> tuple[float, float]:
+    """(median, p95) milliseconds of ``infer`` on random frames (not zeros: they can run faster)."""
+    w, h = size
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (1, h, w, 3), dtype=np.uint8) for _ in range(4)]
+    for i in range(warmup):
+        backend.infer(frames[i % 4])
+    times = []
+    for i in range(iters):
+        t0 = time.perf_counter()
+        backend.infer(frames[i % 4])
+        times.append((time.perf_counter() - t0) * 1000)
+    return float(np.median(times)), float(np.percentile(times, 95))
+
+
+def precision_label(backend: Backend) -> str:
+    """Precision as the tables show it, marking CUDA-graph replay."""
+    return backend.precision + ("+graph" if getattr(backend, "cuda_graph", False) else "")
+
+
+def backend_factories(
+    weights: Path, device: str, int8: bool = True, scratch: Path | None = None
+) -> list[tuple[str, Callable[[], Backend]]]:
+    """Every backend available here for these weights, baseline (torch fp32) first.
+
+    ONNX exports made only for timing go to ``scratch`` (a temporary folder), not the user's cache."""
+    from rtdepth.runtime import cache
+
+    from .export import ensure_onnx
+    from .tensorrt import build_engine
+
+    def cached_onnx(w: Path) -> Path:
+        return ensure_onnx(w, scratch)
+
+    out: list[tuple[str, Callable[[], Backend]]] = [("torch fp32", lambda: TorchBackend(load_model(weights)[0], device, "fp32"))]
+    if device == "cpu":
+        out.append(("onnxruntime fp32", lambda: OnnxRuntimeBackend(cached_onnx(weights))))
+        if int8:
+            int8_path = cache.find_int8(weights)
+            if int8_path is not None:
+                out.append(("onnxruntime int8", lambda: OnnxRuntimeBackend(int8_path)))
+        return out
+    out.append(("torch fp16", lambda: TorchBackend(load_model(weights)[0], device, "fp16")))
+    out.append(("torch fp16 graph", lambda: TorchBackend(load_model(weights)[0], device, "fp16", cuda_graph=True)))
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        out.append(("onnxruntime cuda fp32", lambda: OnnxRuntimeBackend(cached_onnx(weights), "cuda")))
+    from rtdepth.runtime.tensorrt import TensorRTBackend, tensorrt_available
+
+    if tensorrt_available():
+        out.append(("tensorrt fp16", lambda: TensorRTBackend(build_engine(weights, "fp16"), cuda_graph=True)))
+    return out
+
+
+def weights_for_models(models: list[str], folder: Path) -> list[Path]:
+    """The bundled weights for its own model; random weights for others (speed does not depend on values)."""
+    default = default_weights()
+    paths = []
+    for name in models:
+        if read_info(default).model == name:
+            paths.append(default)
+            continue
+        path = folder / f"{name}-random.safetensors"
+        save_weights(create_model(name), path, WeightsInfo(name))
+        paths.append(path)
+    return paths
+
+
+def latency_table(
+    weights: list[Path], device: str, sizes=SIZES, iters: int = 20, log=print, scratch: Path | None = None
+) -> list[LatencyRow]:
+    """Median and p95 latency of every backend at every size, with the ratio to eager FP32 of the same run."""
+    rows: list[LatencyRow] = []
+    for path in weights:
+        name = read_info(path).model
+        for label, factory in backend_factories(path, device, scratch=scratch):
+            backend = factory()
+            for size in sizes:
+                med, p95 = time_backend(backend, size, iters=iters)
+                shape = f"{size[0]}x{size[1]}"
+                rows.append(LatencyRow(name, backend.name, backend.device, precision_label(backend), shape, med, p95))
+                log(f"{name:18s} {label:22s} {size[0]}x{size[1]}: median {med:7.1f} ms  p95 {p95:7.1f} ms")
+            del backend
+    for row in rows:
+        base = next(r for r in rows if r.model == row.model and r.size == row.size and r.backend == "torch"
+                    and r.precision == "fp32" and r.device == row.device)  # fmt: skip
+        row.speedup = base.median_ms / row.median_ms
+    return rows
+
+
+def end_to_end(weights: Path, factory: Callable[[], Backend], clip: Path | None = None, frames: int = 90) -> EndToEndRow:
+    """Model-only rate and the whole ``video`` pipeline's rate on a clip (decode, infer, render, H.264)."""
+    from rtdepth.estimator import DepthEstimator
+    from rtdepth.stream.pipeline import Sinks, run_stream
+    from rtdepth.stream.sinks import VideoSink
+    from rtdepth.stream.sources import VideoSource
+    from rtdepth.stream.visualize import Visualizer
+
+    clip = clip or ASSETS / "demo.mp4"
+    backend = factory()
+    est = DepthEstimator(backend, read_info(weights))
+    with VideoSource(clip) as src:
+        first = src.read()
+    size = est.model_size_for((first.image.shape[1], first.image.shape[0]))
+    med, _ = time_backend(backend, size, iters=30)
+    with tempfile.TemporaryDirectory() as tmp, VideoSource(clip) as src:
+        run_stream(src, est, Visualizer(), Sinks(video=VideoSink(Path(tmp) / "warm.mp4", src.fps)), max_frames=5)
+    with tempfile.TemporaryDirectory() as tmp, VideoSource(clip) as src:
+        stats = run_stream(src, est, Visualizer(), Sinks(video=VideoSink(Path(tmp) / "o.mp4", src.fps)), max_frames=frames)
+    after, _ = time_backend(backend, size, iters=30)  # model-only before and after: the ratio should not
+    # depend on the machine's speed drifting during the run
+    return EndToEndRow(
+        est.info.model, backend.name, precision_label(backend), f"{size[0]}x{size[1]}", 2000 / (med + after), stats.fps
+    )
+
+
+def as_json(latency: list[LatencyRow], e2e: list[EndToEndRow]) -> dict:
+    return {"latency": [asdict(r) for r in latency], "end_to_end": [asdict(r) | {"ratio": r.ratio} for r in e2e]}

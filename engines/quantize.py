@@ -1,0 +1,151 @@
+"""INT8 on the CPU: static QDQ quantization with ONNX Runtime, calibrated on real frames, checked for accuracy.
+
+Calibration frames come from a folder the user names (its ``rgb/`` subfolder when there is one).
+The folder is split in sequence order: the first 70% calibrate, the last 30% are held out to
+measure what int8 costs. Against ground truth when the folder has ``depth/`` PNGs (mm), otherwise
+against the fp32 model's own output. A delta1 drop beyond ``max_drop`` refuses the engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rtdepth.checkpoint import read_info, resolve_weights
+from rtdepth.errors import RtdepthError
+from rtdepth.metrics import MetricAccumulator, compute_metrics
+from rtdepth.runtime import cache
+
+from .export import ensure_onnx
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+@dataclass
+class Int8Report:
+    """Accuracy of int8 against the reference (ground truth or fp32) on held-out frames."""
+
+    path: Path
+    reference: str  # "ground truth" or "fp32 output"
+    frames: int
+    fp32: dict[str, float]
+    int8: dict[str, float]
+
+    @property
+    def delta1_drop(self) -> float:
+        return self.fp32["delta1"] - self.int8["delta1"]
+
+
+def calibration_files(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RtdepthError(f"{folder}: no such calibration folder")
+    images = folder / "rgb" if (folder / "rgb").is_dir() else folder
+    files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(files) < 4:
+        raise RtdepthError(f"{folder}: calibration needs at least 4 images, found {len(files)}")
+    return files
+
+
+def _load(path: Path, size: tuple[int, int]) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise RtdepthError(f"{path}: cannot read calibration image")
+    rgb = cv2.cvtColor(cv2.resize(img, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    return rgb
+
+
+def _spread(items: list, n: int) -> list:
+    if len(items) <= n:
+        return items
+    return [items[int(i)] for i in np.linspace(0, len(items) - 1, n)]
+
+
+def build_int8(weights: str | Path | None, calib: str | Path, out_dir: Path | None = None, n_calib: int = 32,
+               n_eval: int = 16, max_drop: float = 0.01, force: bool = False) -> Int8Report:  # fmt: skip
+    """Quantize (or reuse the cached int8 model) and measure it; raises when accuracy drops too much."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    weights = resolve_weights(weights)
+    info = read_info(weights)
+    files = calibration_files(calib)
+    split = int(len(files) * 0.7)
+    calib_files, eval_files = _spread(files[:split], n_calib), _spread(files[split:], n_eval)
+    key = hashlib.sha256("|".join(f"{p.name}:{p.stat().st_size}" for p in calib_files).encode()).hexdigest()[:12]
+    fp32 = ensure_onnx(weights, out_dir)
+    target = cache.int8_path(weights, key, out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    size = tuple(info.input_size)
+    if force or not target.is_file():
+        frames = [_load(p, size) for p in calib_files]
+
+        class Reader(CalibrationDataReader):
+            def __init__(self) -> None:
+                self._it = iter(frames)
+
+            def get_next(self) -> dict[str, np.ndarray] | None:
+                rgb = next(self._it, None)
+                return None if rgb is None else {"image": rgb.transpose(2, 0, 1)[None].astype(np.float32) / 255}
+
+        logging.getLogger().setLevel(logging.ERROR)  # the quantizer warns about 1-D batch-norm weights
+        pre = target.with_suffix(".pre.onnx")
+        quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)  # dynamic H/W defeat symbolic inference
+        tmp = target.with_suffix(".tmp.onnx")
+        quantize_static(str(pre), str(tmp), Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, per_channel=True, calibrate_method=CalibrationMethod.MinMax)  # fmt: skip
+        pre.unlink(missing_ok=True)
+        _mark_int8(tmp)
+        tmp.replace(target)
+    report = measure_int8(fp32, target, eval_files, size, Path(calib))
+    if report.delta1_drop > max_drop:
+        bad = target.with_suffix(".rejected.onnx")
+        target.replace(bad)
+        raise RtdepthError(f"int8 loses {report.delta1_drop:.3f} delta1 (> {max_drop}) on held-out frames; kept fp32 "
+                           f"(rejected model at {bad})")  # fmt: skip
+    return report
+
+
+def _mark_int8(path: Path) -> None:
+    """Say in the model's own metadata that it is int8 (the backend reports it from there)."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    props = {p.key: p.value for p in proto.metadata_props} | {"precision": "int8"}
+    del proto.metadata_props[:]
+    for k, v in props.items():
+        proto.metadata_props.add(key=k, value=v)
+    onnx.save(proto, str(path))
+
+
+def measure_int8(fp32: Path, int8: Path, files: list[Path], size: tuple[int, int], folder: Path) -> Int8Report:
+    """delta1 / abs rel of fp32 and int8 on held-out frames, against ground truth or fp32."""
+    from rtdepth.runtime.backends import OnnxRuntimeBackend
+
+    full, quant = OnnxRuntimeBackend(fp32), OnnxRuntimeBackend(int8)
+    acc32, acc8 = MetricAccumulator(), MetricAccumulator()
+    has_gt = (folder / "depth").is_dir()
+    for p in files:
+        rgb = _load(p, size)
+        d32, d8 = full.infer(rgb[None])[0], quant.infer(rgb[None])[0]
+        gt = None
+        if has_gt:
+            raw = cv2.imread(str(folder / "depth" / f"{p.stem}.png"), cv2.IMREAD_UNCHANGED)
+            if raw is not None and raw.ndim == 2:
+                gt = cv2.resize(raw, size, interpolation=cv2.INTER_NEAREST).astype(np.float32) / 1000.0
+        if gt is None:
+            has_gt, gt = False, d32
+        acc32.add(compute_metrics(d32, gt))
+        acc8.add(compute_metrics(d8, gt))
+    return Int8Report(int8, "ground truth" if has_gt else "fp32 output", len(acc8), acc32.mean(), acc8.mean())

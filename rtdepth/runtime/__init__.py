@@ -1,0 +1,1 @@
+"""Running models: backends (PyTorch, ONNX Runtime, TensorRT), engine headers, the engine cache, preprocessing."""

@@ -1,0 +1,1 @@
+"""The frame path from source to sink: sources, the pipeline, visualisation, sinks, timing, depth files."""

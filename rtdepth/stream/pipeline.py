@@ -1,0 +1,183 @@
+"""The streaming pipeline: source -> preprocess -> backend -> visualise -> sinks.
+
+Decoding (file sources), inference and encoding run in three threads joined by small bounded
+queues, so on a video the end-to-end rate approaches the model-only rate. Camera sources are
+already threaded and hand over only their newest frame. Sinks are always closed, so an interrupted
+run leaves a playable file of the frames done.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rtdepth.estimator import DepthEstimator
+from rtdepth.runtime.preprocess import to_bgr8
+from rtdepth.stream.sinks import PointCloudSink, RawDepthSink, VideoSink, WindowSink
+from rtdepth.stream.sources import Frame, Source
+from rtdepth.stream.timing import RateMeter, StageTimer
+from rtdepth.stream.visualize import Visualizer, draw_hud
+
+_END = object()
+
+
+@dataclass
+class Sinks:
+    """Optional outputs of a run."""
+
+    video: VideoSink | None = None
+    window: WindowSink | None = None
+    raw: RawDepthSink | None = None
+    ply: PointCloudSink | None = None
+
+    def close(self) -> None:
+        for sink in (self.video, self.window):
+            if sink is not None:
+                sink.close()
+
+
+@dataclass
+class RunStats:
+    """What a run did: frames, rate, per-stage medians, and why it ended early, if it did."""
+
+    frames: int = 0
+    seconds: float = 0.0
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    dropped: int = 0
+    interrupted: bool = False
+    error: str | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Writer(threading.Thread):
+    """Encodes and writes rendered frames off the inference thread."""
+
+    def __init__(self, sinks: Sinks, timer: StageTimer) -> None:
+        super().__init__(name="rtdepth-writer", daemon=True)
+        self.sinks, self.timer = sinks, timer
+        self.queue: queue.Queue = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.written = 0
+
+    def run(self) -> None:
+        while (item := self.queue.get()) is not _END:
+            if self.error is not None:
+                continue  # keep draining so the producer never blocks
+            index, image, depth, frame = item
+            try:
+                with self.timer.time("write"):
+                    if self.sinks.video is not None:
+                        self.sinks.video.write(image)
+                    if self.sinks.raw is not None:
+                        self.sinks.raw.write(index, depth)
+                    if self.sinks.ply is not None:
+                        self.sinks.ply.write(index, depth, frame)
+                self.written += 1
+            except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+                self.error = exc
+
+
+def _prefetch(source: Source, timer: StageTimer, stop: threading.Event) -> queue.Queue:
+    """Decode a file source ahead in a thread (bounded, so memory stays flat)."""
+    q: queue.Queue = queue.Queue(maxsize=4)
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                frame = source.read()
+                timer.add("capture", time.perf_counter() - t0)
+                if frame is None:
+                    break
+                while not stop.is_set():
+                    try:
+                        q.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        finally:
+            q.put(_END)
+
+    threading.Thread(target=work, name="rtdepth-decode", daemon=True).start()
+    return q
+
+
+def run_stream(
+    source: Source,
+    estimator: DepthEstimator,
+    viz: Visualizer,
+    sinks: Sinks,
+    hud: bool = True,
+    max_frames: int | None = None,
+    on_frame: Callable[[RunStats, float], None] | None = None,
+) -> RunStats:
+    """Process frames until the source ends, a key quits, ``max_frames``, or Ctrl-C."""
+    timer, meter, stats = StageTimer(), RateMeter(), RunStats()
+    stop = threading.Event()
+    frames_in = None if source.live else _prefetch(source, timer, stop)
+    writer = _Writer(sinks, timer)
+    writer.start()
+    label = estimator.describe()
+    started = time.perf_counter()
+    try:
+        while max_frames is None or stats.frames < max_frames:
+            frame = _next_frame(source, frames_in, timer)
+            if frame is None:
+                break
+            depth, image = _process(frame, estimator, viz, timer)
+            fps = meter.tick()
+            if hud:
+                latency = (time.perf_counter() - frame.captured) * 1000
+                draw_hud(image, [f"{fps:5.1f} FPS  {latency:4.0f} ms", label])
+            if sinks.window is not None:
+                action = sinks.window.show(image)
+                if action == "quit":
+                    break
+                if action == "colormap":
+                    viz.cycle_colormap()
+                elif action == "layout":
+                    viz.cycle_layout()
+            writer.queue.put((frame.index, image, depth, frame.image))
+            if writer.error is not None:
+                break
+            stats.frames += 1
+            if on_frame is not None:
+                on_frame(stats, fps)
+    except KeyboardInterrupt:
+        stats.interrupted = True
+    finally:
+        stop.set()
+        writer.queue.put(_END)
+        writer.join()
+        sinks.close()
+        stats.seconds = time.perf_counter() - started
+    stats.frames = writer.written
+    stats.stage_ms = timer.medians_ms() | estimator.timer.medians_ms()
+    stats.dropped = getattr(source, "dropped", 0)
+    stats.error = source.error if writer.error is None else f"writing failed: {writer.error}"
+    return stats
+
+
+def _next_frame(source: Source, frames_in: queue.Queue | None, timer: StageTimer) -> Frame | None:
+    if frames_in is None:
+        with timer.time("capture"):
+            return source.read()
+    item = frames_in.get()
+    return None if item is _END else item
+
+
+def _process(frame: Frame, estimator: DepthEstimator, viz: Visualizer, timer: StageTimer) -> tuple[np.ndarray, np.ndarray]:
+    t0 = time.perf_counter()
+    depth = estimator.predict(frame.image)
+    timer.add("model", time.perf_counter() - t0)
+    with timer.time("render"):
+        image = viz.render(to_bgr8(frame.image), depth)
+    return depth, image

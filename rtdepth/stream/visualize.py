@@ -1,0 +1,147 @@
+"""Depth -> colours: stable normalisers, colormaps, layouts (overlay, side-by-side, depth) and the HUD.
+
+Live colour never stretches each frame to its own min-max (that flickers as objects move): the
+default is a fixed metric range, or an exponential moving average of robust percentiles that
+resets on a scene cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from rtdepth.errors import RtdepthError
+
+COLORMAPS = {
+    "turbo": cv2.COLORMAP_TURBO,
+    "inferno": cv2.COLORMAP_INFERNO,
+    "magma": cv2.COLORMAP_MAGMA,
+    "viridis": cv2.COLORMAP_VIRIDIS,
+    "plasma": cv2.COLORMAP_PLASMA,
+    "gray": None,
+}
+LAYOUTS = ("overlay", "side-by-side", "depth")
+
+
+class FixedRange:
+    """Map a fixed metric range [near, far] to [1, 0] (near is bright/warm)."""
+
+    def __init__(self, near: float = 0.5, far: float = 6.0) -> None:
+        if not 0 <= near < far:
+            raise RtdepthError(f"--range needs 0 <= near < far, got {near} {far}")
+        self.near, self.far = near, far
+
+    def __call__(self, depth: np.ndarray) -> np.ndarray:
+        return np.clip((self.far - depth) / (self.far - self.near), 0.0, 1.0)
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+
+@dataclass
+class EmaPercentiles:
+    """Range from the 2nd/98th percentiles, smoothed over frames; a jump beyond ``cut`` resets it.
+
+    ``cut`` is the relative change of the median depth that counts as a new scene.
+    """
+
+    momentum: float = 0.9
+    low: float = 2.0
+    high: float = 98.0
+    cut: float = 0.5
+    _range: tuple[float, float] | None = field(default=None, init=False)
+    _median: float | None = field(default=None, init=False)
+
+    def __call__(self, depth: np.ndarray) -> np.ndarray:
+        sample = depth[::4, ::4]
+        lo, med, hi = (float(v) for v in np.percentile(sample, (self.low, 50, self.high)))
+        if self._median is not None and abs(med - self._median) > self.cut * max(self._median, 1e-6):
+            self.reset()
+        if self._range is None:
+            self._range = (lo, hi)
+        else:
+            m = self.momentum
+            self._range = (m * self._range[0] + (1 - m) * lo, m * self._range[1] + (1 - m) * hi)
+        self._median = med
+        near, far = self._range
+        return np.clip((far - depth) / max(far - near, 1e-6), 0.0, 1.0)
+
+    def reset(self) -> None:
+        self._range, self._median = None, None
+
+
+def make_normalizer(range_: tuple[float, float] | None) -> FixedRange | EmaPercentiles:
+    """A fixed range when given, else the adaptive EMA of percentiles."""
+    return FixedRange(*range_) if range_ else EmaPercentiles()
+
+
+def colorize(unit: np.ndarray, colormap: str = "turbo") -> np.ndarray:
+    """[0,1] map -> H x W x 3 uint8 BGR."""
+    if colormap not in COLORMAPS:
+        raise RtdepthError(f"unknown colormap {colormap!r}; use one of {', '.join(COLORMAPS)}")
+    grey = (unit * 255).astype(np.uint8)
+    cmap = COLORMAPS[colormap]
+    return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR) if cmap is None else cv2.applyColorMap(grey, cmap)
+
+
+def compose(frame_bgr: np.ndarray, depth_bgr: np.ndarray, layout: str = "overlay", alpha: float = 0.6) -> np.ndarray:
+    """Combine a frame and its colour depth: ``overlay`` (blend), ``side-by-side`` or ``depth`` only."""
+    if layout == "depth":
+        return depth_bgr
+    if layout == "overlay":
+        return cv2.addWeighted(depth_bgr, alpha, frame_bgr, 1.0 - alpha, 0.0)
+    if layout == "side-by-side":
+        return np.hstack([frame_bgr, depth_bgr])
+    raise RtdepthError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
+
+
+def draw_hud(image: np.ndarray, lines: list[str]) -> np.ndarray:
+    """Text lines at the top-left on a dark band, scaled to the image height. Draws in place."""
+    scale = max(0.35, image.shape[0] / 900)
+    thick = 1 if scale < 0.8 else 2
+    step = int(22 * scale / 0.6)
+    width = max(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0] for t in lines) + 12
+    band = image[: step * len(lines) + 8, :width]
+    band[:] = (band * 0.4).astype(np.uint8)
+    for i, text in enumerate(lines):
+        org = (6, step * (i + 1))
+        cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    return image
+
+
+@dataclass
+class Visualizer:
+    """Normaliser + colormap + layout: the whole depth -> picture step, with settings that can cycle."""
+
+    colormap: str = "turbo"
+    layout: str = "overlay"
+    alpha: float = 0.6
+    range_: tuple[float, float] | None = None
+    normalizer: FixedRange | EmaPercentiles = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.colormap not in COLORMAPS:
+            raise RtdepthError(f"unknown colormap {self.colormap!r}; use one of {', '.join(COLORMAPS)}")
+        if self.layout not in LAYOUTS:
+            raise RtdepthError(f"unknown layout {self.layout!r}; use one of {', '.join(LAYOUTS)}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise RtdepthError("--alpha must be within 0..1")
+        self.normalizer = make_normalizer(self.range_)
+
+    def render(self, frame_bgr: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        """Frame (BGR) + depth (metres, frame size) -> output image (BGR)."""
+        return compose(frame_bgr, colorize(self.normalizer(depth), self.colormap), self.layout, self.alpha)
+
+    def output_size(self, frame_wh: tuple[int, int]) -> tuple[int, int]:
+        """Width and height of rendered images for frames of this size."""
+        w, h = frame_wh
+        return (2 * w, h) if self.layout == "side-by-side" else (w, h)
+
+    def cycle_colormap(self) -> None:
+        names = list(COLORMAPS)
+        self.colormap = names[(names.index(self.colormap) + 1) % len(names)]
+
+    def cycle_layout(self) -> None:
+        self.layout = LAYOUTS[(LAYOUTS.index(self.layout) + 1) % len(LAYOUTS)]

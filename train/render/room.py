@@ -1,0 +1,268 @@
+"""Random rooms: a floor plan (rectangle or L), walls with doors and windows, lights, furniture, cameras.
+
+Everything here is geometry and numbers, no renderer: a ``Room`` lists meshes by surface and the
+lights; ``cameras`` places viewpoints where a person would stand and look. A room is a pure function
+of its random generator, so (seed, index) reproduces it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from train.render import furniture
+from train.render.geometry import Mesh, centred_box, polygon_floor, quad
+
+
+@dataclass
+class Light:
+    """An area light: a rectangle (corner, two edges, emitting along their cross product) or a sphere."""
+
+    kind: str  # "rect" | "sphere"
+    radiance: np.ndarray  # linear RGB
+    corner: np.ndarray | None = None
+    edge_u: np.ndarray | None = None
+    edge_v: np.ndarray | None = None
+    centre: np.ndarray | None = None
+    radius: float = 0.0
+
+
+@dataclass
+class Room:
+    """Meshes grouped by surface (one material each) and lights; ``rects`` is the floor plan."""
+
+    rects: list[tuple[float, float, float, float]]
+    height: float
+    surfaces: dict[str, list[Mesh]] = field(default_factory=dict)
+    lights: list[Light] = field(default_factory=list)
+    footprints: list[tuple[float, float, float]] = field(default_factory=list)  # (x, z, radius) of furniture
+
+    def add(self, surface: str, mesh: Mesh) -> None:
+        self.surfaces.setdefault(surface, []).append(mesh)
+
+    def inside(self, x: float, z: float, margin: float = 0.0) -> bool:
+        return any(x0 + margin <= x <= x1 - margin and z0 + margin <= z <= z1 - margin for x0, z0, x1, z1 in self.rects)
+
+
+def floor_plan(rng: np.random.Generator) -> list[tuple[float, float, float, float]]:
+    """One rectangle, or two that make an L; sides 2.5-9 m."""
+    w, d = rng.uniform(2.5, 9.0), rng.uniform(2.5, 9.0)
+    if rng.random() < 0.35 and min(w, d) > 3.5:
+        cx, cz = rng.uniform(0.45, 0.7) * w, rng.uniform(0.45, 0.7) * d
+        return [(0.0, 0.0, w, cz), (0.0, cz, cx, d)]
+    return [(0.0, 0.0, w, d)]
+
+
+def wall_segments(rects: list[tuple[float, float, float, float]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Boundary edges of the plan as (start, end, inward normal) in the xz plane."""
+    if len(rects) == 1:
+        x0, z0, x1, z1 = rects[0]
+        poly = [(x0, z0), (x1, z0), (x1, z1), (x0, z1)]
+    else:
+        (_, _, w, cz), (_, _, cx, d) = rects
+        poly = [(0, 0), (w, 0), (w, cz), (cx, cz), (cx, d), (0, d)]
+    segs = []
+    for a, b in zip(poly, poly[1:] + poly[:1]):
+        a, b = np.array(a, float), np.array(b, float)
+        t = (b - a) / np.linalg.norm(b - a)
+        normal = np.array([-t[1], t[0]])  # left of the edge; the polygon is counter-clockwise in (x, z)
+        mid = (a + b) / 2 + 0.05 * normal
+        if not any(r[0] <= mid[0] <= r[2] and r[1] <= mid[1] <= r[3] for r in rects):
+            normal = -normal
+        segs.append((a, b, normal))
+    return segs
+
+
+def _wall_point(seg, s: float, h: float, inset: float = 0.0) -> np.ndarray:
+    a, b, n = seg
+    p = a + (b - a) * s + n * inset
+    return np.array([p[0], h, p[1]])
+
+
+def _yaw_facing(normal: np.ndarray) -> float:
+    """Yaw that turns a piece's +z front towards ``normal`` (xz)."""
+    return float(np.arctan2(normal[0], normal[1]))
+
+
+def build_room(rng: np.random.Generator) -> Room:
+    """A furnished, lit room."""
+    rects = floor_plan(rng)
+    height = rng.uniform(2.4, 3.2)
+    room = Room(rects, height)
+    room.add("floor", polygon_floor(rects, 0.0, True))
+    room.add("ceiling", polygon_floor(rects, height, False))
+    segs = wall_segments(rects)
+    for a, b, _n in segs:
+        room.add("wall", quad(np.array([a[0], 0, a[1]]), np.array([b[0] - a[0], 0, b[1] - a[1]]), np.array([0, height, 0])))
+    if rng.random() < 0.5:  # skirting boards
+        for a, b, n in segs:
+            length = np.linalg.norm(b - a)
+            m = centred_box(length, 0.08, 0.015).transformed(_yaw_facing(n), tuple(_wall_point((a, b, n), 0.5, 0.0, 0.0075)))
+            room.add("trim", m)
+    used: list[tuple[int, float, float]] = []  # (segment, start, end) taken on walls
+    _doors_and_windows(room, segs, rng, used)
+    _lights(room, rng)
+    _furnish(room, segs, rng, used)
+    return room
+
+
+def _free_span(segs, rng, used, width: float) -> tuple[int, float] | None:
+    for _ in range(20):
+        i = int(rng.integers(len(segs)))
+        length = np.linalg.norm(segs[i][1] - segs[i][0])
+        if length < width + 0.3:
+            continue
+        start = rng.uniform(0.15, length - width - 0.15)
+        if all(j != i or start + width < s0 or start > s1 for j, s0, s1 in used):
+            used.append((i, start - 0.05, start + width + 0.05))
+            return i, (start + width / 2) / length
+    return None
+
+
+def _doors_and_windows(room: Room, segs, rng: np.random.Generator, used) -> None:
+    for _ in range(int(rng.integers(0, 3))):
+        w = rng.uniform(0.8, 1.0)
+        spot = _free_span(segs, rng, used, w + 0.1)
+        if spot is None:
+            continue
+        seg = segs[spot[0]]
+        yaw = _yaw_facing(seg[2])
+        h = min(2.1, room.height - 0.1)
+        base = tuple(_wall_point(seg, spot[1], 0.0, 0.02))
+        room.add("door", centred_box(w, h, 0.04).transformed(yaw, base))
+        for sx in (-1, 1):
+            room.add("trim", centred_box(0.06, h + 0.06, 0.05, sx * (w / 2 + 0.03)).transformed(yaw, base))
+        room.add("trim", centred_box(w + 0.12, 0.06, 0.05, 0, h).transformed(yaw, base))
+    for _ in range(int(rng.integers(0, 4))):
+        w, h = rng.uniform(0.6, 2.2), rng.uniform(0.8, 1.6)
+        sill = rng.uniform(0.6, 1.0)
+        h = min(h, room.height - sill - 0.2)
+        spot = _free_span(segs, rng, used, w + 0.2)
+        if spot is None or h < 0.4:
+            continue
+        seg = segs[spot[0]]
+        a, b, n = seg
+        t = (b - a) / np.linalg.norm(b - a)
+        centre = _wall_point(seg, spot[1], sill, 0.005)
+        corner = centre - np.array([t[0], 0, t[1]]) * w / 2
+        edge_u, edge_v = np.array([t[0], 0, t[1]]) * w, np.array([0, h, 0])
+        if np.dot(np.cross(edge_u, edge_v), np.array([n[0], 0, n[1]])) < 0:
+            corner, edge_u = corner + edge_u, -edge_u
+        sky = np.array([0.9, 0.95, 1.05]) * rng.uniform(0.85, 1.15, 3)
+        room.lights.append(Light("rect", sky * rng.uniform(3, 25), corner, edge_u, edge_v))
+        yaw = _yaw_facing(n)
+        base = tuple(_wall_point(seg, spot[1], 0.0, 0.0))
+        for sx in (-1, 1):
+            room.add("trim", centred_box(0.05, h, 0.08, sx * (w / 2 + 0.025), sill).transformed(yaw, base))
+        room.add("trim", centred_box(w + 0.1, 0.05, 0.08, 0, sill + h).transformed(yaw, base))
+        room.add("trim", centred_box(w + 0.16, 0.04, rng.uniform(0.12, 0.25), 0, sill - 0.04).transformed(yaw, base))
+        if rng.random() < 0.5:  # mullion
+            room.add("trim", centred_box(0.04, h, 0.04, 0, sill).transformed(yaw, base))
+
+
+def _lights(room: Room, rng: np.random.Generator) -> None:
+    warm = np.array([1.0, 0.85, 0.65]) if rng.random() < 0.6 else np.array([0.95, 0.97, 1.0])
+    for x0, z0, x1, z1 in room.rects:
+        area = (x1 - x0) * (z1 - z0)
+        for _ in range(max(1, int(area / rng.uniform(8, 20)))):
+            x, z = rng.uniform(x0 + 0.5, x1 - 0.5), rng.uniform(z0 + 0.5, z1 - 0.5)
+            if rng.random() < 0.5:  # ceiling panel, emitting down
+                w, d = rng.uniform(0.3, 1.2), rng.uniform(0.3, 0.6)
+                corner = np.array([x - w / 2, room.height - 0.01, z - d / 2])
+                room.lights.append(Light("rect", warm * rng.uniform(4, 20), corner, np.array([w, 0, 0]), np.array([0, 0, d])))
+                room.add("trim", centred_box(w + 0.04, 0.02, d + 0.04, x, room.height - 0.005, z))
+            else:  # pendant or ceiling bulb
+                drop = rng.uniform(0.05, 0.8)
+                r = rng.uniform(0.05, 0.15)
+                room.lights.append(
+                    Light("sphere", warm * rng.uniform(10, 60), centre=np.array([x, room.height - drop - r, z]), radius=r)
+                )
+                if drop > 0.1:
+                    room.add("trim", centred_box(0.01, drop, 0.01, x, room.height - drop, z))
+
+
+def _furnish(room: Room, segs, rng: np.random.Generator, used) -> None:
+    names = list(furniture.FAMILIES)
+    weights = np.array([furniture.FAMILIES[n][1] for n in names])
+    area = sum((x1 - x0) * (z1 - z0) for x0, z0, x1, z1 in room.rects)
+    for k in range(int(np.clip(area / rng.uniform(2.5, 6), 2, 16))):
+        piece = furniture.FAMILIES[names[rng.choice(len(names), p=weights / weights.sum())]][0](rng)
+        placed = _place_on_wall(room, piece, segs, rng, used) if piece.against_wall else _place_free(room, piece, rng)
+        if placed is None:
+            continue
+        x, z, yaw = placed
+        for slot, meshes in piece.parts.items():
+            for m in meshes:
+                room.add(f"piece{k}:{slot}", m.transformed(yaw, (x, 0, z)))
+        for top_h, tw, td, tz in piece.tops:  # clutter on tables and cabinets
+            for _ in range(int(rng.integers(0, 5))):
+                item = furniture.clutter_item(rng)
+                lx, lz = rng.uniform(-tw / 2 + 0.1, tw / 2 - 0.1), tz + rng.uniform(-td / 2 + 0.1, td / 2 - 0.1)
+                item = item.transformed(rng.uniform(0, np.pi), (lx, top_h, lz))
+                room.add(f"piece{k}:clutter", item.transformed(yaw, (x, 0, z)))
+        room.footprints.append((x, z, 0.5 * np.hypot(piece.width, piece.depth)))
+
+
+def _overlaps(room: Room, x: float, z: float, r: float) -> bool:
+    return any(np.hypot(x - fx, z - fz) < r + fr * 0.9 for fx, fz, fr in room.footprints)
+
+
+def _place_on_wall(room: Room, piece, segs, rng, used) -> tuple[float, float, float] | None:
+    spot = _free_span(segs, rng, used, piece.width)
+    if spot is None:
+        return None
+    seg = segs[spot[0]]
+    p = seg[0] + (seg[1] - seg[0]) * spot[1] + seg[2] * (piece.depth / 2 + 0.02)
+    r = 0.5 * min(piece.width, piece.depth)
+    if not room.inside(p[0], p[1], 0.05) or _overlaps(room, p[0], p[1], r):
+        return None
+    return float(p[0]), float(p[1]), _yaw_facing(seg[2])
+
+
+def _place_free(room: Room, piece, rng) -> tuple[float, float, float] | None:
+    r = 0.5 * np.hypot(piece.width, piece.depth)
+    for _ in range(15):
+        x0, z0, x1, z1 = room.rects[int(rng.integers(len(room.rects)))]
+        if x1 - x0 < 2 * r + 0.2 or z1 - z0 < 2 * r + 0.2:
+            continue
+        x, z = rng.uniform(x0 + r + 0.1, x1 - r - 0.1), rng.uniform(z0 + r + 0.1, z1 - r - 0.1)
+        if room.inside(x, z, r * 0.7) and not _overlaps(room, x, z, r):
+            return float(x), float(z), float(rng.uniform(-np.pi, np.pi))
+    return None
+
+
+@dataclass
+class Camera:
+    """A pinhole camera: position, look-at target, up vector and horizontal field of view (degrees)."""
+
+    origin: np.ndarray
+    target: np.ndarray
+    up: np.ndarray
+    fov: float
+
+
+def random_camera(room: Room, rng: np.random.Generator) -> Camera | None:
+    """A viewpoint where a person could stand: 0.4-1.9 m high, pitch -35..+15, roll +-5, FOV 45-90."""
+    for _ in range(30):
+        x0, z0, x1, z1 = room.rects[int(rng.integers(len(room.rects)))]
+        x, z = rng.uniform(x0 + 0.3, x1 - 0.3), rng.uniform(z0 + 0.3, z1 - 0.3)
+        if room.inside(x, z, 0.3) and not any(np.hypot(x - fx, z - fz) < fr * 0.8 for fx, fz, fr in room.footprints):
+            break
+    else:
+        return None
+    height = float(np.clip(rng.normal(1.35, 0.35), 0.4, 1.9))
+    # Look across the room more often than at the nearest wall: aim at a far point of the plan.
+    bx0, bz0 = min(r[0] for r in room.rects), min(r[1] for r in room.rects)
+    bx1, bz1 = max(r[2] for r in room.rects), max(r[3] for r in room.rects)
+    far = np.array([rng.uniform(bx0, bx1), rng.uniform(bz0, bz1)]) - np.array([x, z])
+    yaw = np.arctan2(far[0], far[1]) + rng.normal(0, 0.5)
+    pitch = np.radians(np.clip(rng.normal(-10, 12), -35, 15))
+    roll = np.radians(rng.uniform(-5, 5))
+    forward = np.array([np.sin(yaw) * np.cos(pitch), np.sin(pitch), np.cos(yaw) * np.cos(pitch)])
+    right = np.cross(forward, [0, 1, 0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    up = np.cos(roll) * up + np.sin(roll) * right
+    origin = np.array([x, height, z])
+    return Camera(origin, origin + forward, up, float(rng.uniform(45, 90)))

@@ -1,0 +1,89 @@
+"""Rendering rooms into an RGB-D folder: one room per call, so worker processes can share the work."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from rtdepth.errors import RtdepthError
+
+
+def _atomic_write_image(path: Path, img, params: list[int] | None = None) -> None:
+    import cv2
+
+    ok, buf = cv2.imencode(path.suffix, img, params or [])
+    if not ok:
+        raise RtdepthError(f"{path}: cannot encode")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(buf.tobytes())
+    os.replace(tmp, path)
+
+
+def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[int, int], spp: int,
+                photo_paths: list[Path]) -> int:  # fmt: skip
+    """Render one room's views into ``out``; returns the number of frames written."""
+    import numpy as np
+
+    from train.render.camera_effects import develop
+    from train.render.mitsuba_scene import import_mitsuba, render_views, scene_dict, sensor_dict, z_depth
+    from train.render.room import build_room, random_camera
+
+    mi, dr = import_mitsuba()
+    rng = np.random.default_rng((seed, room_index))
+    room = build_room(rng)
+    photos = _photos_cache(photo_paths)
+    with tempfile.TemporaryDirectory() as tmp:
+        desc = scene_dict(mi, room, rng, photos, Path(tmp))
+        scene = mi.load_dict(desc)
+        cams = []
+        for _ in range(views * 4):  # keep views that see the room, not a wall at arm's length
+            if len(cams) == views:
+                break
+            cam = random_camera(room, rng)
+            if cam is None:
+                continue
+            depth = z_depth(mi, dr, scene, mi.load_dict(sensor_dict(mi, cam, size, 1)), cam, size)
+            valid = depth[depth > 0]
+            if valid.size < depth.size * 0.99 or np.median(valid) < 0.9 or (valid < 0.5).mean() > 0.3:
+                continue
+            cams.append(cam)
+        del scene
+        written = []
+        for v, (radiance, depth) in enumerate(render_views(mi, dr, desc, cams, size, spp, seed * 100003 + room_index)):
+            name = f"{room_index:05d}_{v:02d}"
+            rgb = develop(radiance, rng)
+            _atomic_write_image(out / "rgb" / f"{name}.jpg", rgb[..., ::-1], [1, 95])  # cv2.IMWRITE_JPEG_QUALITY = 1
+            _atomic_write_image(out / "depth" / f"{name}.png", np.clip(depth * 1000 + 0.5, 0, 65535).astype(np.uint16))
+            written.append({"name": name, "fov": cams[v].fov, "origin": cams[v].origin.round(3).tolist(),
+                            "target": cams[v].target.round(3).tolist(), "up": cams[v].up.round(4).tolist()})  # fmt: skip
+    meta = {"seed": seed, "room": room_index, "plan": [list(map(float, r)) for r in room.rects], "height": room.height,
+            "lights": len(room.lights), "surfaces": len(room.surfaces), "spp": spp, "views": written}  # fmt: skip
+    tmp_meta = out / "meta" / f"{room_index:05d}.json.tmp"
+    tmp_meta.write_text(json.dumps(meta))
+    os.replace(tmp_meta, out / "meta" / f"{room_index:05d}.json")
+    return len(written)
+
+
+_PHOTOS: dict[tuple, object] = {}
+
+
+def _photos_cache(paths: list[Path]):
+    from train.render.textures import PhotoCrops
+
+    key = tuple(paths)
+    if key not in _PHOTOS:
+        _PHOTOS[key] = PhotoCrops(list(paths))
+    return _PHOTOS[key]
+
+
+def worker_init(threads: int) -> None:
+    from train.render.mitsuba_scene import import_mitsuba
+
+    import_mitsuba(threads)
+
+
+def render_job(args: tuple) -> int:
+    """``render_room`` over one argument tuple (for a process pool)."""
+    return render_room(*args)
