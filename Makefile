@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # machine, install torch from https://download.pytorch.org/whl/cpu first (or set TORCH_SPEC).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test setup lint clean
+.PHONY: demo test test-fast setup lint clean
 
 $(BIN)/rtdepth: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,11 @@ test: setup
 	$(BIN)/ruff check rtdepth train engines tests
 	$(BIN)/python -m pytest -q
 
+test-fast: setup  # everything but the tests marked slow (CI runs them all)
+	$(BIN)/python -m pytest -q -m "not slow"
+
 lint: setup
 	$(BIN)/ruff check rtdepth train engines tests
 
 clean:
-	rm -rf $(VENV) out engines/*.onnx engines/*.engine
+	rm -rf $(VENV) out

@@ -60,6 +60,7 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, tum_dir, args, message):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_export_command_verifies(tmp_path, tiny_weights):
     out = tmp_path / "m.onnx"
     r = rtdepth("export", "-w", tiny_weights, "-o", out)

@@ -123,6 +123,7 @@ def test_int8_needs_calibration_frames(tmp_path):
     assert r.returncode == 2 and "at least 4 images" in r.stderr
 
 
+@pytest.mark.slow
 def test_int8_build_on_real_frames_is_cached_and_measured(tmp_path, tum_dir, tiny_weights, monkeypatch):
     from engines.quantize import build_int8
     from rtdepth.runtime.cache import find_int8
@@ -145,6 +146,7 @@ def test_int8_build_on_real_frames_is_cached_and_measured(tmp_path, tum_dir, tin
     assert est.predict(np.zeros((48, 64, 3), np.uint8) + 90).shape == (48, 64)
 
 
+@pytest.mark.slow
 def test_int8_refused_when_accuracy_drops(tmp_path, tum_dir, tiny_weights, monkeypatch):
     from engines import quantize
 
@@ -160,6 +162,7 @@ def test_int8_refused_when_accuracy_drops(tmp_path, tum_dir, tiny_weights, monke
     assert find_int8(tiny_weights) is None  # the rejected model is never picked up
 
 
+@pytest.mark.slow
 def test_bench_json_reports_ratios(tiny_weights, tmp_path, monkeypatch):
     monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
     r = rtdepth("bench", "-w", tiny_weights, "--device", "cpu", "--iters", "3", "--e2e-frames", "8", "--json", timeout=600)
@@ -192,6 +195,7 @@ def test_tensorrt_build_and_verify(tiny_weights, tmp_path):
     assert out.shape == (1, 48, 64)
 
 
+@pytest.mark.slow
 def test_auto_backend_picks_up_a_built_int8_model(tmp_path, tum_dir, tiny_weights, monkeypatch):
     from engines.quantize import build_int8
     from rtdepth.estimator import DepthEstimator

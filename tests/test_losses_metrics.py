@@ -80,3 +80,17 @@ def test_accumulator_mean_and_worst():
     acc.add(compute_metrics(gt * 1.5, gt), "bad")
     assert acc.mean()["abs_rel"] == pytest.approx(0.25)
     assert acc.worst("abs_rel", 1)[0][0] == "bad" and acc.worst("delta1", 1)[0][0] == "bad"
+
+
+def test_scale_and_shift_invariant_term_ignores_scale_and_shift_only():
+    from train.losses import DepthLoss, ssi_disparity_loss
+
+    torch.manual_seed(0)
+    target = torch.rand(2, 1, 24, 32) * 4 + 0.5
+    mask = (torch.rand_like(target) > 0.2).float()
+    same_shape = 1 / (3.0 / target + 0.2)  # disparity scaled and shifted: same scene up to (s, t)
+    assert ssi_disparity_loss(same_shape, target, mask) < 1e-4
+    other = torch.rand_like(target) * 4 + 0.5
+    assert ssi_disparity_loss(other, target, mask) > 0.1
+    plain, with_ssi = DepthLoss(), DepthLoss(w_ssi=1.0)
+    assert with_ssi(other, target, mask) > plain(other, target, mask)

@@ -184,6 +184,7 @@ def test_unanswering_stream_times_out():
     server.close()
 
 
+@pytest.mark.slow
 def test_interrupted_video_leaves_a_playable_file(tmp_path, tum_dir, tiny_weights):
     frames = [cv2.imread(str(tum_rgb(tum_dir, i))) for i in range(300)]
     clip = make_clip(tmp_path / "long.mp4", frames, fps=30)

@@ -51,6 +51,7 @@ def test_poly_lr_decays_to_end_lr():
     assert poly_lr(50, 100, cfg) < poly_lr(10, 100, cfg)
 
 
+@pytest.mark.slow
 def test_few_steps_lower_the_loss_and_write_checkpoints(tmp_path):
     cfg = tiny_config(tmp_path, epochs=6)
     fit(cfg)
@@ -66,6 +67,7 @@ def test_few_steps_lower_the_loss_and_write_checkpoints(tmp_path):
     assert not list(run.glob("*.tmp"))  # atomic writes leave no temporaries
 
 
+@pytest.mark.slow
 def test_ctrl_c_then_resume_continues_from_the_same_step_exactly(tmp_path, monkeypatch):
     from train import trainer
     from train.losses import DepthLoss
@@ -133,6 +135,7 @@ def test_unknown_config_keys_are_refused(tmp_path):
         TrainConfig.from_yaml(tmp_path / "c.yaml")
 
 
+@pytest.mark.slow
 def test_ddp_with_gloo_on_two_processes_gives_identical_weights(tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(
@@ -205,7 +208,7 @@ def test_eval_of_a_perfect_predictor_is_perfect():
 def test_cli_init_takes_the_architecture_from_the_weights_file(tmp_path, tiny_weights):
     out = tmp_path / "ft"
     r = subprocess.run([sys.executable, "-m", "train", "--init", str(tiny_weights), "--data", "synthetic:6", "--out",
-                        str(out), "--epochs", "1", "--batch-size", "2", "--width", "64", "--height", "48",
+                        str(out), "--epochs", "1", "--batch-size", "2", "--size", "64x48",
                         "--workers", "0", "--max-steps", "1"], capture_output=True, text=True, cwd=REPO)  # fmt: skip
     assert r.returncode == 0, r.stderr
     info = read_info(out / "last.safetensors")
@@ -217,3 +220,52 @@ def test_error_lines_print_the_message_verbatim():
     # ":x" in a spec must not turn into an emoji on the way to stderr
     r = subprocess.run([sys.executable, "-m", "rtdepth", "eval", "--data", "synthetic:x"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip() == "error: synthetic:x: use synthetic:N or synthetic:N:SEED"
+
+
+def test_epoch_validate_and_save_are_steps_a_caller_can_run(tmp_path):
+    """The loop's parts work on their own: one epoch moves the weights, validate scores, save writes best/last."""
+    from torch.utils.data import DataLoader
+
+    from train.data import EpochSampler
+    from train.progress import TrainProgress
+    from train.trainer import Dist, build_datasets, save_checkpoints, start_run, train_one_epoch, validate
+
+    cfg = tiny_config(tmp_path, epochs=1, ssi_weight=0.5)
+    train_set, val_set = build_datasets(cfg)
+    run = start_run(cfg, False, Dist(), steps_per_epoch=3)
+    before = [p.detach().clone() for p in run.model.parameters()]
+    loader = DataLoader(train_set, batch_size=4, sampler=EpochSampler(len(train_set)), num_workers=0)
+    with TrainProgress(enabled=False) as progress:
+        loss = train_one_epoch(run, loader, progress, lambda: False)
+    assert np.isfinite(loss) and run.meta["step"] == 3
+    assert any(not torch.equal(a, b) for a, b in zip(before, run.model.parameters()))
+    record = {"epoch": 1, "step": 3, "loss": loss} | validate(run.model, val_set, torch.device("cpu"), run.model.max_depth)
+    assert 0 <= record["delta1"] <= 1 and "delta1_ms" in record
+    run.out.mkdir(parents=True)
+    assert save_checkpoints(run, record, {"epochs": 1}) is True
+    assert read_info(run.out / "best.safetensors").metrics["delta1"] == record["delta1"]
+    assert save_checkpoints(run, record | {"epoch": 2}, {"epochs": 2}) is False  # not better: only last changes
+
+
+def test_explicit_out_is_kept_when_a_model_is_named(tmp_path):
+    out = tmp_path / "runs" / "unet"
+    r = subprocess.run([sys.executable, "-m", "train", "--model", "unet", "--data", "synthetic:4", "--out", str(out),
+                        "--epochs", "1", "--batch-size", "2", "--size", "64x48", "--workers", "0", "--max-steps", "1"],
+                       capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert (out / "last.safetensors").is_file() and not (tmp_path / "runs" / "unet" / "runs").exists()
+
+
+def test_eval_subset_val_uses_the_split_stored_in_the_weights(tmp_path):
+    from rtdepth.estimator import DepthEstimator
+    from rtdepth.evaluate import EvalOptions, select, with_training_split
+
+    cfg = tiny_config(tmp_path, data=["synthetic:20"], split="blocks", split_blocks=5, seed=3, epochs=1, max_steps=1)
+    fit(cfg)
+    est = DepthEstimator.from_weights(Path(cfg.out) / "last.safetensors", backend="torch", device="cpu")
+    opts = with_training_split(EvalOptions(subset="val"), est.info.training)
+    assert (opts.split, opts.split_blocks, opts.split_seed) == ("blocks", 5, 3)
+    from rtdepth.data import open_dataset
+    from rtdepth.data.splits import split_indices
+
+    assert select(open_dataset("synthetic:20"), opts) == split_indices(20, 0.25, "blocks", 5, 3)[1]

@@ -1,50 +1,76 @@
-"""Model-card figures for the README: ``python -m train.card WEIGHTS --data DIR --figure out.png``.
+"""Model-card tables and figures: ``python -m train.card -w WEIGHTS --val TUM --all data/oakd --figure out.png``.
 
-Evaluates on the held-out blocks of the training split (never on frames the model saw), or with
-``--subset all`` on a dataset the model never trained on (e.g. ``synthetic:60:1``), prints a Markdown
-table (raw, median-scaled, and the constant-depth floor), and stacks RGB | prediction | ground truth
-for a few of those frames into one PNG.
+``--val DATA`` scores the held-out part of the weights' own training split (never frames the model
+saw); ``--all DATA`` scores every frame of a dataset the model never trained on (real rooms, unseen
+synthetic seeds). Each prints raw, median-scaled and the constant-depth floor as Markdown rows; the
+figure stacks RGB | prediction | ground truth for a few frames of the first dataset named.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+from typing import Optional
 
 import cv2
 import numpy as np
+import typer
 
 from rtdepth.data import open_dataset
+from rtdepth.errors import RtdepthError
 from rtdepth.estimator import DepthEstimator
-from rtdepth.evaluate import EvalOptions, evaluate_dataset, select, side_by_side
+from rtdepth.evaluate import EvalOptions, evaluate_dataset, select, side_by_side, with_training_split
 
-ROW = "| {name} | {scaling} | {delta1:.3f} | {delta2:.3f} | {delta3:.3f} | {abs_rel:.3f} | {rmse:.3f} | {log10:.3f} |"
+ROW = "| {data} | {name} | {scaling} | {delta1:.3f} | {delta2:.3f} | {delta3:.3f} | {abs_rel:.3f} | {rmse:.3f} | {log10:.3f} |"
+HEADER = "| data | model | scaling | d1 | d2 | d3 | abs rel | RMSE | log10 |\n|---|---|---|---|---|---|---|---|---|"
+
+app = typer.Typer(add_completion=False)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("weights", type=Path)
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--figure", type=Path)
-    ap.add_argument("--frames", type=int, default=3)
-    ap.add_argument("--subset", default="val", help="val (held-out part of the split) or all (a dataset never trained on)")
-    args = ap.parse_args()
-    est = DepthEstimator.from_weights(args.weights, backend="torch", device="cpu")
-    opts = EvalOptions(subset=args.subset)
-    result = evaluate_dataset(est, args.data, opts, progress=False)
-    print(f"{est.info.model}: {result['samples']} frames ({args.subset})")
-    print("| model | scaling | d1 | d2 | d3 | abs rel | RMSE | log10 |\n|---|---|---|---|---|---|---|---|")
-    for key in ("raw", "median_scaled"):
-        print(ROW.format(name=est.info.model, scaling=key, **result[key]))
-    print(ROW.format(name="constant depth (floor)", scaling="median_scaled", **result["constant_floor"]))
-    if args.figure:
-        data = open_dataset(args.data)
-        held = select(data, opts)
-        picks = [held[int(i)] for i in np.linspace(0, len(held) - 1, args.frames + 2)[1:-1]]
-        rows = [side_by_side(data[i].rgb, est.predict(data[i].rgb, color="rgb"), data[i].depth) for i in picks]
-        cv2.imwrite(str(args.figure), np.vstack(rows))
-        print(f"figure: {args.figure} (frames {picks})")
+def card_rows(est: DepthEstimator, data: str, subset: str, name: str) -> list[str]:
+    """Markdown rows (raw, median-scaled, constant floor) for one dataset."""
+    result = evaluate_dataset(est, data, EvalOptions(subset=subset), progress=False)
+    label = f"{Path(data).name or data} ({subset}, {result['samples']})"
+    rows = [ROW.format(data=label, name=name, scaling=key, **result[key]) for key in ("raw", "median_scaled")]
+    rows.append(ROW.format(data=label, name="constant depth", scaling="median_scaled", **result["constant_floor"]))
+    return rows
+
+
+def figure(est: DepthEstimator, data: str, subset: str, frames: int, path: Path) -> list[int]:
+    """RGB | prediction | ground truth for ``frames`` evenly spread frames; returns their indices."""
+    dataset = open_dataset(data)
+    held = select(dataset, with_training_split(EvalOptions(subset=subset), est.info.training))
+    picks = [held[int(i)] for i in np.linspace(0, len(held) - 1, frames + 2)[1:-1]]
+    rows = [side_by_side(dataset[i].rgb, est.predict(dataset[i].rgb, color="rgb"), dataset[i].depth) for i in picks]
+    cv2.imwrite(str(path), np.vstack(rows))
+    return picks
+
+
+@app.command()
+def card(
+    weights: Path = typer.Option(..., "--weights", "-w", help="Weights file to describe."),
+    val: list[str] = typer.Option([], "--val", help="Dataset scored on the held-out part of the training split."),
+    all_: list[str] = typer.Option([], "--all", help="Dataset never trained on, scored in full."),
+    name: Optional[str] = typer.Option(None, "--name", help="Model label in the rows (default: the model name)."),
+    figure_path: Optional[Path] = typer.Option(None, "--figure", help="Write a figure of the first dataset here."),
+    frames: int = typer.Option(3, "--frames", help="Frames in the figure."),
+) -> None:
+    """Print the model card's rows for each dataset, and optionally a figure."""
+    if not val and not all_:
+        raise RtdepthError("name at least one dataset: --val DATA (held-out split) or --all DATA (never trained on)")
+    est = DepthEstimator.from_weights(weights, backend="torch", device="cpu")
+    typer.echo(HEADER)
+    for data, subset in [(d, "val") for d in val] + [(d, "all") for d in all_]:
+        for row in card_rows(est, data, subset, name or est.info.model):
+            typer.echo(row)
+    if figure_path is not None:
+        data, subset = (val[0], "val") if val else (all_[0], "all")
+        picks = figure(est, data, subset, frames, figure_path)
+        typer.echo(f"figure: {figure_path} ({data}, frames {picks})")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        app()
+    except RtdepthError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None

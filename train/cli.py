@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from rtdepth.errors import RtdepthError
+from rtdepth.sizes import parse_size
 from train.config import TrainConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train rtdepth models.")
@@ -22,11 +23,10 @@ def train(
     model: Optional[str] = typer.Option(None, help="Model name (rtdepth models)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config; flags override it."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Run folder (weights, state, config, log)."),
-    epochs: Optional[int] = typer.Option(None),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b"),
-    lr: Optional[float] = typer.Option(None),
-    width: Optional[int] = typer.Option(None),
-    height: Optional[int] = typer.Option(None),
+    epochs: Optional[int] = typer.Option(None, help="Passes over the training data (default 20)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per step (default 16)."),
+    lr: Optional[float] = typer.Option(None, help="Adam learning rate at the start of the poly decay (default 1e-4)."),
+    size: Optional[str] = typer.Option(None, "--size", help="Training size WxH (default 320x240)."),
     split: Optional[str] = typer.Option(
         None, help="auto (default: blocks for video sequences, random otherwise), random (70/30) or blocks."
     ),
@@ -39,17 +39,20 @@ def train(
     ssi_weight: Optional[float] = typer.Option(
         None, "--ssi-weight", help="Weight of a scale-and-shift-invariant disparity term beside the paper's loss (0: off)."
     ),
-    workers: Optional[int] = typer.Option(None),
+    workers: Optional[int] = typer.Option(None, help="Data-loading worker processes (default 2)."),
     cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="Keep decoded samples in memory."),
-    augment: Optional[bool] = typer.Option(None, "--augment/--no-augment"),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps"),
+    augment: Optional[bool] = typer.Option(
+        None, "--augment/--no-augment", help="Flips, scale-crops, colour jitter (default on)."
+    ),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N optimizer steps (smoke runs)."),
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
-    seed: Optional[int] = typer.Option(None),
+    seed: Optional[int] = typer.Option(None, help="Seed of the split, the sampling order and augmentation (default 0)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its saved state."),
 ) -> None:
     """Train a depth model; best/last weights land in the run folder."""
     from train.trainer import fit
 
+    width, height = parse_size(size, "--size") if size else (None, None)
     flags = dict(data=data or None, model=model, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width,
                  height=height, split=split, encoder_weights=encoder_weights, workers=workers, cache=cache,
                  augment=augment, max_steps=max_steps, device=device, seed=seed, init=init, ssi_weight=ssi_weight)  # fmt: skip
@@ -67,7 +70,7 @@ def train(
         if config
         else TrainConfig.from_dict({k: v for k, v in flags.items() if v is not None})
     )
-    if cfg.out == TrainConfig.out and model:
+    if out is None and cfg.out == TrainConfig.out and model:  # an explicit --out is never replaced
         cfg.out = f"runs/{cfg.model}"
     summary = fit(cfg, resume=resume)
     typer.echo(json.dumps(summary))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from typing import Optional
+
+import typer
 
 from rtdepth.checkpoint import DEFAULT_WEIGHTS, load_model, save_weights
+
+app = typer.Typer(add_completion=False)
 
 
 def release(src: str | Path, dst: str | Path = DEFAULT_WEIGHTS) -> Path:
@@ -15,6 +19,15 @@ def release(src: str | Path, dst: str | Path = DEFAULT_WEIGHTS) -> Path:
     return save_weights(model, dst, info, half=True)
 
 
+@app.command()
+def main(
+    weights: Path = typer.Option(..., "--weights", "-w", help="The run's weights (e.g. runs/x/best.safetensors)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write (default: the bundled default)."),
+) -> None:
+    """Ship a run's weights as the package default (fp16)."""
+    out = release(weights, output or DEFAULT_WEIGHTS)
+    typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
 if __name__ == "__main__":
-    out = release(*sys.argv[1:3])
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    app()

@@ -135,7 +135,7 @@ def poly_lr(step: int, total: int, cfg: TrainConfig) -> float:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, dataset: DepthTrainingSet, device: torch.device, max_depth: float) -> dict[str, float]:
+def validate(model: torch.nn.Module, dataset: DepthTrainingSet, device: torch.device, max_depth: float) -> dict[str, float]:
     """Validation metrics at the training size, raw and with median scaling (suffix ``_ms``)."""
     model.eval()
     raw, scaled = MetricAccumulator(), MetricAccumulator()
@@ -155,120 +155,148 @@ def _export_weights(path: Path, model: DepthNet, cfg: TrainConfig, summary: dict
     save_weights(model, path, info)
 
 
-def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
-    """Train, validate each epoch, keep best and last weights in ``cfg.out``; returns the summary."""
-    dist = setup_distributed(cfg.device)
-    torch.manual_seed(cfg.seed)
-    out = Path(cfg.out)
-    train_set, val_set = build_datasets(cfg)
+@dataclass
+class Run:
+    """What one training run holds while it goes: the model, its optimizer, counters and where it writes."""
+
+    cfg: TrainConfig
+    dist: Dist
+    model: DepthNet
+    net: torch.nn.Module  # the model, or its DDP wrapper
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    loss_fn: DepthLoss
+    meta: dict[str, Any]
+    out: Path
+    total_steps: int
+    use_amp: bool = False
+    amp_dtype: torch.dtype = torch.float16
+    samples_seen: int = 0
+
+
+def train_one_epoch(run: Run, loader: DataLoader, progress: TrainProgress, stop_requested: Callable[[], bool]) -> float:
+    """One pass over ``loader`` (resuming mid-epoch where the sampler says); returns the mean loss."""
+    cfg, dist, meta = run.cfg, run.dist, run.meta
+    task = progress.start_epoch(meta["epoch"], cfg.epochs, len(loader), meta["step_in_epoch"])
+    run.net.train()
+    for images, depths in loader:
+        if meta["step"] >= run.total_steps:
+            break
+        for group in run.optimizer.param_groups:
+            group["lr"] = poly_lr(meta["step"], run.total_steps, cfg)
+        images = images.to(dist.device, non_blocking=True)
+        depths = depths.to(dist.device, non_blocking=True)
+        if dist.device.type == "cuda":
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(dist.device.type, dtype=run.amp_dtype, enabled=run.use_amp):
+            pred = run.net(images)
+        loss = run.loss_fn(pred.float(), depths)
+        if not torch.isfinite(loss):
+            raise RtdepthError(f"loss became {loss.item()} at step {meta['step']}; lower --lr")
+        run.optimizer.zero_grad(set_to_none=True)
+        run.scaler.scale(loss).backward()
+        run.scaler.unscale_(run.optimizer)
+        if cfg.clip_grad:
+            torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.clip_grad)
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        meta["step"] += 1
+        meta["step_in_epoch"] += 1
+        run.samples_seen += images.shape[0] * dist.world
+        progress.advance(task, loss.item(), images.shape[0] * dist.world)
+        if stop_requested():
+            save_state(run)
+            raise Interrupted(f"interrupted at step {meta['step']}; state saved, continue with --resume")
+    return progress.mean_loss(task)
+
+
+def save_state(run: Run) -> None:
+    """The resumable state (model, optimizer, counters, config), atomically; rank 0 only."""
+    if run.dist.main:
+        save_train_state(run.out / "state.safetensors", run.model, run.optimizer, run.meta | {"config": asdict(run.cfg)})
+
+
+def save_checkpoints(run: Run, record: dict[str, Any], summary: dict[str, Any]) -> bool:
+    """Best (by validation delta1) and last weights, and a log line; returns whether this epoch is the best."""
+    meta = run.meta
+    improved = record["delta1"] > meta["best"]
+    if improved:
+        meta["best"], meta["best_epoch"] = record["delta1"], record["epoch"]
+        summary = summary | {"best_epoch": record["epoch"]}
+        _export_weights(run.out / "best.safetensors", run.model, run.cfg, summary, record)
+    _export_weights(run.out / "last.safetensors", run.model, run.cfg, summary, record)
+    with open(run.out / "log.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    return improved
+
+
+def start_run(cfg: TrainConfig, resume: bool, dist: Dist, steps_per_epoch: int) -> Run:
+    """Model, optimizer and counters, fresh or restored from the run folder's state."""
     model = build_model(cfg).to(dist.device)
-    init = _describe_init(cfg.init)  # hashed once, as loaded
     if dist.device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    meta: dict[str, Any] = {
-        "epoch": 0,
-        "step": 0,
-        "step_in_epoch": 0,
-        "best": -math.inf,
-        "best_epoch": -1,
-        "history": [],
-    }
-    state_path = out / "state.safetensors"
+    meta: dict[str, Any] = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best": -math.inf, "best_epoch": -1, "history": []}
+    out = Path(cfg.out)
     if resume:
-        meta = load_train_state(state_path, model, optimizer)
-    if dist.main:
-        out.mkdir(parents=True, exist_ok=True)
-        cfg.save(out / "config.yaml")
+        meta = load_train_state(out / "state.safetensors", model, optimizer)
     net = model
     if dist.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None
         )
-
-    sampler = EpochSampler(len(train_set), cfg.seed, dist.rank, dist.world)
-    drop_last = sampler.per_rank >= 2 * cfg.batch_size
-    steps_per_epoch = sampler.per_rank // cfg.batch_size if drop_last else math.ceil(sampler.per_rank / cfg.batch_size)
-    total = cfg.max_steps or cfg.epochs * steps_per_epoch
-    loss_fn = DepthLoss(max_depth=model.max_depth, w_ssi=cfg.ssi_weight)
     use_amp = cfg.amp and dist.device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    loss_fn = DepthLoss(max_depth=model.max_depth, w_ssi=cfg.ssi_weight)
+    total = cfg.max_steps or cfg.epochs * steps_per_epoch
+    return Run(cfg, dist, model, net, optimizer, scaler, loss_fn, meta, out, total, use_amp, amp_dtype)
+
+
+def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Train, validate each epoch, keep best and last weights in ``cfg.out``; returns the summary."""
+    dist = setup_distributed(cfg.device)
+    torch.manual_seed(cfg.seed)
+    train_set, val_set = build_datasets(cfg)
+    init = _describe_init(cfg.init)  # hashed once, as loaded
+    sampler = EpochSampler(len(train_set), cfg.seed, dist.rank, dist.world)
+    drop_last = sampler.per_rank >= 2 * cfg.batch_size
+    steps_per_epoch = sampler.per_rank // cfg.batch_size if drop_last else math.ceil(sampler.per_rank / cfg.batch_size)
+    run = start_run(cfg, resume, dist, steps_per_epoch)
+    meta = run.meta
+    if dist.main:
+        run.out.mkdir(parents=True, exist_ok=True)
+        cfg.save(run.out / "config.yaml")
     progress = TrainProgress(enabled=dist.main)
     started = time.perf_counter()
-    samples_seen = 0
 
-    def save_state() -> None:
-        if dist.main:
-            save_train_state(state_path, model, optimizer, meta | {"config": asdict(cfg)})
+    def summary() -> dict[str, Any]:
+        return _summary(cfg, meta, started, run.samples_seen, dist, len(train_set), len(val_set), init)
 
     with progress:
-        while meta["epoch"] < cfg.epochs and meta["step"] < total:
+        while meta["epoch"] < cfg.epochs and meta["step"] < run.total_steps:
             epoch = meta["epoch"]
             sampler.set_epoch(epoch, skip=meta["step_in_epoch"] * cfg.batch_size)
-            loader = DataLoader(
-                train_set,
-                batch_size=cfg.batch_size,
-                sampler=sampler,
-                num_workers=cfg.workers,
-                drop_last=drop_last,
-                persistent_workers=False,
-                pin_memory=dist.device.type == "cuda",
-            )
-            task = progress.start_epoch(epoch, cfg.epochs, len(loader), meta["step_in_epoch"])
-            net.train()
+            loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
+                                drop_last=drop_last, persistent_workers=False, pin_memory=dist.device.type == "cuda")  # fmt: skip
             with _graceful_sigint() as stop_requested:
-                for images, depths in loader:
-                    if meta["step"] >= total:
-                        break
-                    for group in optimizer.param_groups:
-                        group["lr"] = poly_lr(meta["step"], total, cfg)
-                    images = images.to(dist.device, non_blocking=True)
-                    depths = depths.to(dist.device, non_blocking=True)
-                    if dist.device.type == "cuda":
-                        images = images.contiguous(memory_format=torch.channels_last)
-                    with torch.autocast(dist.device.type, dtype=amp_dtype, enabled=use_amp):
-                        pred = net(images)
-                    loss = loss_fn(pred.float(), depths)
-                    if not torch.isfinite(loss):
-                        raise RtdepthError(f"loss became {loss.item()} at step {meta['step']}; lower --lr")
-                    optimizer.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimizer)
-                    if cfg.clip_grad:
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
-                    scaler.step(optimizer)
-                    scaler.update()
-                    meta["step"] += 1
-                    meta["step_in_epoch"] += 1
-                    samples_seen += images.shape[0] * dist.world
-                    progress.advance(task, loss.item(), images.shape[0] * dist.world)
-                    if stop_requested():
-                        save_state()
-                        raise Interrupted(f"interrupted at step {meta['step']}; state saved, continue with --resume")
+                mean_loss = train_one_epoch(run, loader, progress, stop_requested)
             meta["epoch"] += 1
             meta["step_in_epoch"] = 0
-            record: dict[str, Any] = {"epoch": epoch + 1, "step": meta["step"], "loss": progress.mean_loss(task)}
-            if dist.main and ((epoch + 1) % cfg.val_every == 0 or meta["epoch"] >= cfg.epochs or meta["step"] >= total):
-                record |= evaluate(model, val_set, dist.device, model.max_depth)
+            record: dict[str, Any] = {"epoch": epoch + 1, "step": meta["step"], "loss": mean_loss}
+            last = meta["epoch"] >= cfg.epochs or meta["step"] >= run.total_steps
+            if dist.main and ((epoch + 1) % cfg.val_every == 0 or last):
+                record |= validate(run.model, val_set, dist.device, run.model.max_depth)
                 progress.report(record)
-                improved = record["delta1"] > meta["best"]
-                if improved:
-                    meta["best"], meta["best_epoch"] = record["delta1"], epoch + 1
-                summary = _summary(cfg, meta, started, samples_seen, dist, len(train_set), len(val_set), init)
-                if improved:
-                    _export_weights(out / "best.safetensors", model, cfg, summary, record)
-                _export_weights(out / "last.safetensors", model, cfg, summary, record)
-                with open(out / "log.jsonl", "a") as f:
-                    f.write(json.dumps(record) + "\n")
+                save_checkpoints(run, record, summary())
             meta["history"].append(record)
-            save_state()
+            save_state(run)
             if cfg.patience and meta["epoch"] - max(meta["best_epoch"], 0) > cfg.patience:
                 break
     if dist.world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-    return _summary(cfg, meta, started, samples_seen, dist, len(train_set), len(val_set), init)
+    return summary()
 
 
 def _arch(model: str, kwargs: dict[str, Any]) -> str:

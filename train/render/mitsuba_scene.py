@@ -154,8 +154,10 @@ def z_depth(mi, dr, scene, sensor, cam: Camera, size: tuple[int, int]) -> np.nda
     si = scene.ray_intersect(ray)
     t = np.array(si.t, dtype=np.float64)
     d = np.stack([np.array(ray.d.x), np.array(ray.d.y), np.array(ray.d.z)], 1)
+    o = np.stack([np.array(ray.o.x), np.array(ray.o.y), np.array(ray.o.z)], 1)
     forward = (cam.target - cam.origin) / np.linalg.norm(cam.target - cam.origin)
-    z = t * (d @ forward)
+    # Rays start on the near plane, not at the camera: measure the hit point from the camera itself.
+    z = (o + t[:, None] * d - cam.origin) @ forward
     z[~np.isfinite(z)] = 0.0
     return z.reshape(h, w).astype(np.float32)
 

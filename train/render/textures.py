@@ -97,8 +97,8 @@ def plaster(rng: np.random.Generator) -> Texture:
     return Texture(img, rng.uniform(1.5, 4.0))
 
 
-def paint(rng: np.random.Generator) -> Texture:
-    base = _colour(rng, (0, 360), (0.0, 0.9), (0.1, 0.95))
+def paint(rng: np.random.Generator, saturation: float = 0.9) -> Texture:
+    base = _colour(rng, (0, 360), (0.0, saturation), (0.1, 0.95))
     return Texture(np.broadcast_to(base, (SIZE, SIZE, 3)).astype(np.float32) * (0.97 + 0.03 * _noise(rng, 8))[..., None], 1.0)
 
 
@@ -136,11 +136,15 @@ class PhotoCrops:
         return Texture(np.clip(crop * tint, 0, 1), rng.uniform(0.3, 1.5))
 
 
+def _pale_paint(rng: np.random.Generator) -> Texture:
+    return paint(rng, saturation=0.35)  # walls are mostly pale
+
+
 def for_surface(kind: str, rng: np.random.Generator, photos: PhotoCrops) -> Texture:
     """A texture suited to a surface kind (floor, wall, ceiling, body, fabric, clutter, ...)."""
     options = {
         "floor": [(wood, 4), (tile, 3), (carpet, 2), (photos, 1)],
-        "wall": [(plaster, 5), (paint, 3), (photos, 0.4), (tile, 0.4), (wood, 0.3)],
+        "wall": [(plaster, 5), (_pale_paint, 3), (photos, 0.4), (tile, 0.4), (wood, 0.3)],
         "ceiling": [(plaster, 4), (paint, 1)],
         "body": [(wood, 4), (paint, 3), (photos, 2), (plaster, 1)],
         "accent": [(paint, 3), (wood, 2), (photos, 2), (fabric, 1)],

@@ -1,0 +1,77 @@
+"""The house's shape: arrows run one way, and commands write only what they are asked to."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import tum_rgb
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_rtdepth_never_imports_train_or_engines():
+    modules = sorted(
+        ".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        for p in (REPO / "rtdepth").rglob("*.py")
+        if p.name != "__main__.py"
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('train', 'engines'))\n"
+        "print(','.join(bad))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "", f"rtdepth imported {r.stdout.strip()}"
+    assert len(modules) > 30
+
+
+def test_no_import_circles_between_packages():
+    """``train`` and ``engines`` import ``rtdepth``, never each other (the renderer is part of train)."""
+    for package, other in (("engines", "train"), ("train", "engines")):
+        for path in (REPO / package).rglob("*.py"):
+            text = path.read_text()
+            assert f"from {other}" not in text and f"import {other}" not in text, path
+
+
+def _cli(*args: object, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "rtdepth", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+@pytest.mark.slow
+def test_commands_leave_the_working_folder_as_they_found_it(tmp_path, tiny_weights, tum_dir, real_clip):
+    work, outputs, cache = tmp_path / "work", tmp_path / "outputs", tmp_path / "cache"
+    work.mkdir()
+    outputs.mkdir()
+    env = os.environ | {"RTDEPTH_ENGINES": str(cache), "PYTHONPATH": str(REPO)}
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    for i in range(8):
+        (calib / f"{i:04d}.jpg").write_bytes(tum_rgb(tum_dir, i).read_bytes())
+    runs = [
+        ("export", "-w", tiny_weights, "-o", outputs / "m.onnx"),
+        ("export", "-w", tiny_weights),  # into the cache
+        ("build-engine", "-w", tiny_weights, "--device", "cpu", "--precision", "int8", "--calib", calib),
+        ("eval", "-w", tiny_weights, "--data", tum_dir, "--limit", "2", "--json"),
+        ("bench", "-w", tiny_weights, "--device", "cpu", "--iters", "1", "--e2e-frames", "3", "--json"),
+        ("video", real_clip, "-o", outputs / "v.mp4", "-w", tiny_weights),
+        ("image", tum_rgb(tum_dir, 0), "-o", outputs / "d.png", "-w", tiny_weights),
+    ]
+    for args in runs:
+        r = _cli(*args, cwd=work, env=env)
+        assert r.returncode == 0, f"{args[0]}: {r.stderr[-2000:]}"
+        assert list(work.iterdir()) == [], f"{args[0]} wrote {list(work.iterdir())} into the working folder"
+    assert sorted(p.name for p in outputs.iterdir()) == ["d.png", "m.onnx", "v.mp4"]
+    assert any(cache.glob("unet-*-fp32.onnx")) and any(cache.glob("unet-*-int8-*.onnx"))
+
+
+def test_every_weights_command_takes_w():
+    for command in ("image", "video", "live", "export", "eval", "build-engine", "bench"):
+        r = subprocess.run([sys.executable, "-m", "rtdepth", command, "--help"], capture_output=True, text=True, cwd=REPO)
+        assert r.returncode == 0 and "--weights" in r.stdout and "-w" in r.stdout, command
