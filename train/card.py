@@ -16,7 +16,7 @@ import numpy as np
 import typer
 
 from rtdepth.data import open_dataset
-from rtdepth.errors import RtdepthError
+from rtdepth.errors import RtdepthError, run_app
 from rtdepth.estimator import DepthEstimator
 from rtdepth.evaluate import EvalOptions, evaluate_dataset, select, side_by_side, with_training_split
 
@@ -69,8 +69,4 @@ def card(
 
 
 if __name__ == "__main__":
-    try:
-        app()
-    except RtdepthError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(1) from None
+    run_app(app)

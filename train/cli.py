@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from rtdepth.errors import RtdepthError
+from rtdepth.errors import run_app
 from rtdepth.sizes import parse_size
 from train.config import TrainConfig
 
@@ -78,8 +78,4 @@ def train(
 
 def main() -> None:
     """Entry point that turns user errors into one line and an exit code."""
-    try:
-        app()
-    except RtdepthError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(exc.exit_code) from None
+    run_app(app)

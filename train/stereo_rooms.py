@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import typer
 
-from rtdepth.errors import RtdepthError
+from rtdepth.errors import RtdepthError, run_app
 
 app = typer.Typer(add_completion=False)
 
@@ -97,8 +97,4 @@ def convert(
 
 
 if __name__ == "__main__":
-    try:
-        app()
-    except RtdepthError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(1) from None
+    run_app(app)

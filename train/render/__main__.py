@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from rtdepth.errors import RtdepthError
+from rtdepth.errors import RtdepthError, run_app
 from train.render.writer import render_job, worker_init
 
 app = typer.Typer(add_completion=False)
@@ -89,13 +89,5 @@ def render(
     )
 
 
-def main() -> None:
-    try:
-        app()
-    except RtdepthError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(1) from None
-
-
 if __name__ == "__main__":
-    main()
+    run_app(app)
