@@ -260,6 +260,17 @@ def test_live_headless_records_from_a_video_file(tmp_path, real_clip, tiny_weigh
     assert probe(out)[1] == 6
 
 
+def test_live_source_is_positional_and_camera_spelling_still_works(tmp_path, real_clip, tiny_weights):
+    common = ["--no-window", "--max-frames", "4", "-w", tiny_weights, "--backend", "torch"]
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    ra = rtdepth("live", real_clip, "-o", a, *common)
+    rb = rtdepth("live", "--camera", real_clip, "--record", b, *common)
+    assert ra.returncode == 0 and rb.returncode == 0, ra.stderr + rb.stderr
+    assert probe(a)[1] == probe(b)[1] == 4
+    r = rtdepth("live", real_clip, "--camera", "3", "-o", a, *common)
+    assert r.returncode == 2 and "two sources" in r.stderr
+
+
 def test_live_without_display_says_so(tmp_path, real_clip, tiny_weights):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     r = rtdepth("live", "--camera", real_clip, "-w", tiny_weights, env=env)
