@@ -269,3 +269,11 @@ def test_eval_subset_val_uses_the_split_stored_in_the_weights(tmp_path):
     from rtdepth.data.splits import split_indices
 
     assert select(open_dataset("synthetic:20"), opts) == split_indices(20, 0.25, "blocks", 5, 3)[1]
+
+
+def test_synthetic_rooms_are_textured_with_the_bundled_photos():
+    from rtdepth.samples import sample_paths
+
+    textures = SyntheticRooms(1).textures
+    assert len(textures) == len(sample_paths()) >= 3
+    assert all(t.shape == (240, 320, 3) for t in textures)  # real frames, not the procedural-noise fallback

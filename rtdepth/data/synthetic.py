@@ -14,12 +14,11 @@ import cv2
 import numpy as np
 
 from rtdepth.data.sample import Sample
-
-_SAMPLES = Path(__file__).resolve().parents[1] / "rtdepth" / "assets" / "samples"
+from rtdepth.samples import sample_paths
 
 
 def _load_textures(paths: list[Path] | None) -> list[np.ndarray]:
-    paths = paths if paths is not None else sorted(_SAMPLES.glob("*.jpg"))
+    paths = paths if paths is not None else sample_paths()
     tex = [cv2.cvtColor(img, cv2.COLOR_BGR2RGB) for p in paths if (img := cv2.imread(str(p))) is not None]
     if not tex:  # no images available: procedural noise still gives texture
         rng = np.random.default_rng(0)

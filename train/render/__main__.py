@@ -16,17 +16,17 @@ from pathlib import Path
 import typer
 
 from rtdepth.errors import RtdepthError, run_app
+from rtdepth.samples import SAMPLES
 from train.render.writer import render_job, worker_init
 
 app = typer.Typer(add_completion=False)
 
-_BUNDLED = Path(__file__).resolve().parents[2] / "rtdepth" / "assets" / "samples"
 
 
 def photo_files(specs: list[str]) -> list[Path]:
     """Image files from folders or globs; the bundled sample frames when none are given."""
     paths: list[Path] = []
-    for spec in specs or [str(_BUNDLED)]:
+    for spec in specs or [str(SAMPLES)]:
         p = Path(spec)
         if p.is_dir():
             paths += [q for q in sorted(p.rglob("*")) if q.suffix.lower() in (".jpg", ".jpeg", ".png")]
