@@ -7,6 +7,7 @@ ever unpickled; a wrong, truncated or foreign file raises :class:`RtdepthError` 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -151,9 +152,17 @@ def resolve_weights(weights: str | Path | None) -> Path:
 
 
 def file_sha256(path: str | Path, length: int = 16) -> str:
-    """Short content hash, used to key exported and built artefacts."""
+    """Short content hash, used to key exported and built artefacts.
+
+    Remembered per (file, size, mtime): one start-up asks for the same weights' hash at every cache lookup."""
+    st = os.stat(path)
+    return _sha256(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)[:length]
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()[:length]
+    return h.hexdigest()

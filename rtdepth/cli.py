@@ -50,8 +50,9 @@ def _estimator(weights, backend, device, precision, size, engines_dir, no_build)
         os.environ["RTDEPTH_ENGINES"] = str(engines_dir)
     from .estimator import DepthEstimator
 
-    _prepare_engine(weights, backend, device, precision, parse_size(size), no_build)
-    return DepthEstimator.from_weights(weights, backend, device, parse_size(size), precision)
+    wh = parse_size(size)
+    _prepare_engine(weights, backend, device, precision, wh, no_build)
+    return DepthEstimator.from_weights(weights, backend, device, wh, precision)
 
 
 def _prepare_engine(weights, backend, device, precision, size, no_build) -> None:
@@ -76,8 +77,13 @@ def _prepare_engine(weights, backend, device, precision, size, no_build) -> None
 
             build_engine(path, precision or "fp16", notice=notice)
         return
-    if dev == "cpu" and backend in ("auto", "onnxruntime") and precision != "int8" and cache.find_onnx(path) is None:
-        if backend == "auto" and cache.find_int8(path) is not None:
+    # ONNX Runtime runs the fp32 export on any device (auto picks it on the CPU); int8 is built by build-engine.
+    if (
+        (backend == "onnxruntime" or (backend == "auto" and dev == "cpu"))
+        and precision != "int8"
+        and cache.find_onnx(path) is None
+    ):
+        if backend == "auto" and precision is None and cache.find_int8(path) is not None:
             return
         if no_build:
             if backend == "onnxruntime":
