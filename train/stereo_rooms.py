@@ -10,7 +10,6 @@ neither the desk sequence nor the renderer has seen, which is what a model is ch
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import cv2
@@ -18,6 +17,7 @@ import numpy as np
 import typer
 
 from rtdepth.errors import RtdepthError, run_app
+from rtdepth.stream.depth_io import save_depth, write_image
 
 app = typer.Typer(add_completion=False)
 
@@ -88,11 +88,8 @@ def convert(
         if left is None or right is None:
             raise RtdepthError(f"{left_path}: cannot read the pair")
         rgb, depth = stereo_pair_to_rgbd(left, right, calib["fx"], calib["baseline_meters"], calib["left_image_rect_normalized"])
-        for path, img in ((output / "rgb" / f"{name}.png", rgb[..., ::-1]), (output / "depth" / f"{name}.png",
-                          np.clip(depth * 1000 + 0.5, 0, 65535).astype(np.uint16))):  # fmt: skip
-            tmp = path.with_name(path.name + ".tmp.png")
-            cv2.imwrite(str(tmp), img)
-            os.replace(tmp, path)
+        write_image(output / "rgb" / f"{name}.png", rgb[..., ::-1])
+        save_depth(output / "depth" / f"{name}.png", depth)
         typer.echo(f"{name}: {100 * (depth > 0).mean():.0f}% of pixels with depth, median {np.median(depth[depth > 0]):.2f} m")
 
 

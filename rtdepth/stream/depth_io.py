@@ -2,37 +2,47 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from rtdepth.checkpoint import atomic_write_bytes
 from rtdepth.errors import RtdepthError
 
 
 def save_depth(path: str | Path, depth: np.ndarray) -> Path:
-    """Save metres as ``.png`` (uint16 mm, clipped to 65.535 m) or ``.npy`` (float32 metres)."""
+    """Save metres as ``.png`` (uint16 mm, clipped to 65.535 m) or ``.npy`` (float32 metres), atomically."""
     path = Path(path)
     if path.suffix == ".npy":
-        np.save(path, depth.astype(np.float32))
-        return path
+        buf = io.BytesIO()
+        np.save(buf, depth.astype(np.float32))
+        return _write_bytes(path, buf.getvalue())
     if path.suffix != ".png":
         raise RtdepthError(f"{path}: raw depth must be .png (16-bit mm) or .npy")
-    mm = np.clip(np.round(depth * 1000.0), 0, 65535).astype(np.uint16)
-    if not cv2.imwrite(str(path), mm):
-        raise RtdepthError(f"{path}: cannot write")
-    return path
+    return write_image(path, np.clip(np.round(depth * 1000.0), 0, 65535).astype(np.uint16))
 
 
-def write_image(path: str | Path, image: np.ndarray) -> Path:
-    """cv2.imwrite with a clear error instead of a silent False."""
+def write_image(path: str | Path, image: np.ndarray, params: list[int] | None = None) -> Path:
+    """Encode by the file's extension and write it atomically; a clear error instead of a silent False."""
     path = Path(path)
     if not path.parent.is_dir():
         raise RtdepthError(f"{path}: folder {path.parent} does not exist")
     try:
-        ok = cv2.imwrite(str(path), image)
+        ok, buf = cv2.imencode(path.suffix, image, params or [])
     except cv2.error as exc:
         raise RtdepthError(f"{path}: cannot write image ({str(exc).strip().splitlines()[-1][:80]})") from exc
     if not ok:
-        raise RtdepthError(f"{path}: cannot write image (unwritable path or unknown extension)")
+        raise RtdepthError(f"{path}: cannot write image (unknown extension)")
+    return _write_bytes(path, buf.tobytes())
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    if not path.parent.is_dir():
+        raise RtdepthError(f"{path}: folder {path.parent} does not exist")
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise RtdepthError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     return path

@@ -22,7 +22,6 @@ from train.render.writer import render_job, worker_init
 app = typer.Typer(add_completion=False)
 
 
-
 def photo_files(specs: list[str]) -> list[Path]:
     """Image files from folders or globs; the bundled sample frames when none are given."""
     paths: list[Path] = []

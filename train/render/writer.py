@@ -7,18 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from rtdepth.errors import RtdepthError
-
-
-def _atomic_write_image(path: Path, img, params: list[int] | None = None) -> None:
-    import cv2
-
-    ok, buf = cv2.imencode(path.suffix, img, params or [])
-    if not ok:
-        raise RtdepthError(f"{path}: cannot encode")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
+from rtdepth.stream.depth_io import save_depth, write_image
 
 
 def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[int, int], spp: int,
@@ -54,8 +43,8 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
         for v, (radiance, depth) in enumerate(render_views(mi, dr, desc, cams, size, spp, seed * 100003 + room_index)):
             name = f"{room_index:05d}_{v:02d}"
             rgb = develop(radiance, rng)
-            _atomic_write_image(out / "rgb" / f"{name}.jpg", rgb[..., ::-1], [1, 95])  # cv2.IMWRITE_JPEG_QUALITY = 1
-            _atomic_write_image(out / "depth" / f"{name}.png", np.clip(depth * 1000 + 0.5, 0, 65535).astype(np.uint16))
+            write_image(out / "rgb" / f"{name}.jpg", rgb[..., ::-1], [1, 95])  # cv2.IMWRITE_JPEG_QUALITY = 1
+            save_depth(out / "depth" / f"{name}.png", depth)
             written.append({"name": name, "fov": cams[v].fov, "origin": cams[v].origin.round(3).tolist(),
                             "target": cams[v].target.round(3).tolist(), "up": cams[v].up.round(4).tolist()})  # fmt: skip
     meta = {"seed": seed, "room": room_index, "plan": [list(map(float, r)) for r in room.rects], "height": room.height,
