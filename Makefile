@@ -6,7 +6,15 @@ BIN    := $(VENV)/bin
 # machine, install torch from https://download.pytorch.org/whl/cpu first (or set TORCH_SPEC).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test test-fast setup lint clean
+# The offline GPU kit: `make wheelhouse` where the package index is reachable, then on the GPU machine
+# (no network, its own CUDA PyTorch) `make gpu-check`. HAVE names what the target already has (words, or
+# a file of its `pip freeze`); TARGET_PYTHON is its Python version.
+WHEELHOUSE    ?= wheelhouse
+TARGET_PYTHON ?= 3.12
+HAVE          ?= torch numpy onnx onnxruntime opencv-python-headless
+GPU_OUT       ?= gpu-check
+
+.PHONY: demo test test-fast setup lint clean wheelhouse gpu-check
 
 $(BIN)/rtdepth: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,14 +32,21 @@ demo: setup
 	@echo "demo output: out/depth.png, out/demo_depth.mp4"
 
 test: setup
-	$(BIN)/ruff check rtdepth train engines tests
+	$(BIN)/ruff check rtdepth train engines tests tools
 	$(BIN)/python -m pytest -q
 
 test-fast: setup  # everything but the tests marked slow (CI runs them all)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup
-	$(BIN)/ruff check rtdepth train engines tests
+	$(BIN)/ruff check rtdepth train engines tests tools
+
+wheelhouse: setup  # only what the target lacks (its packages' dependencies read from .venv); never torch
+	$(BIN)/python tools/wheelhouse.py -o $(WHEELHOUSE) --python-version $(TARGET_PYTHON) --have $(HAVE)
+
+gpu-check:  # on the GPU machine, with its own python3: install from the wheelhouse, then measure
+	$(PYTHON) tools/offline_install.py --wheelhouse $(WHEELHOUSE)
+	$(PYTHON) tools/gpu_check.py -o $(GPU_OUT)
 
 clean:
 	rm -rf $(VENV) out

@@ -174,6 +174,28 @@ class Run:
     samples_seen: int = 0
 
 
+def train_step(run: Run, images: torch.Tensor, depths: torch.Tensor) -> torch.Tensor:
+    """One optimizer step (mixed precision on CUDA, clipped gradients); returns the loss, not synchronised.
+
+    A non-finite loss skips the update (the scaler's rule); the caller decides whether that is fatal."""
+    device = run.dist.device
+    images = images.to(device, non_blocking=True)
+    depths = depths.to(device, non_blocking=True)
+    if device.type == "cuda":
+        images = images.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device.type, dtype=run.amp_dtype, enabled=run.use_amp):
+        pred = run.net(images)
+    loss = run.loss_fn(pred.float(), depths)
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.unscale_(run.optimizer)
+    if run.cfg.clip_grad:
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.cfg.clip_grad)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    return loss
+
+
 def train_one_epoch(run: Run, loader: DataLoader, progress: TrainProgress, stop_requested: Callable[[], bool]) -> float:
     """One pass over ``loader`` (resuming mid-epoch where the sampler says); returns the mean loss."""
     cfg, dist, meta = run.cfg, run.dist, run.meta
@@ -184,22 +206,9 @@ def train_one_epoch(run: Run, loader: DataLoader, progress: TrainProgress, stop_
             break
         for group in run.optimizer.param_groups:
             group["lr"] = poly_lr(meta["step"], run.total_steps, cfg)
-        images = images.to(dist.device, non_blocking=True)
-        depths = depths.to(dist.device, non_blocking=True)
-        if dist.device.type == "cuda":
-            images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(dist.device.type, dtype=run.amp_dtype, enabled=run.use_amp):
-            pred = run.net(images)
-        loss = run.loss_fn(pred.float(), depths)
+        loss = train_step(run, images, depths)
         if not torch.isfinite(loss):
             raise RtdepthError(f"loss became {loss.item()} at step {meta['step']}; lower --lr")
-        run.optimizer.zero_grad(set_to_none=True)
-        run.scaler.scale(loss).backward()
-        run.scaler.unscale_(run.optimizer)
-        if cfg.clip_grad:
-            torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.clip_grad)
-        run.scaler.step(run.optimizer)
-        run.scaler.update()
         meta["step"] += 1
         meta["step_in_epoch"] += 1
         run.samples_seen += images.shape[0] * dist.world
