@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -419,19 +418,14 @@ def train(ctx: typer.Context) -> None:
     """Train a model (same options as python -m train; --help for them)."""
     from train.cli import app as train_app
 
-    # Standalone, so its exit code (usage errors, Ctrl-C) is the process's; user errors reach main().
-    train_app(args=ctx.args, prog_name="rtdepth train", standalone_mode=True)
+    # Non-standalone: usage errors, user errors and interrupts reach main(), which reports each in one line.
+    code = train_app(args=ctx.args, prog_name="rtdepth train", standalone_mode=False)
+    if isinstance(code, int) and code:
+        raise typer.Exit(code)
 
 
 def main() -> None:
-    """Console entry point: user errors become one line on stderr and a non-zero exit."""
-    try:
-        app()  # standalone: usage errors print their own message and exit 2
-    except RtdepthError as exc:
-        from rich.markup import escape
+    """Console entry point: user errors and interrupts become one line on stderr and an honest exit code."""
+    from .errors import run_app
 
-        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True, emoji=False)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
+    run_app(app, prog_name="rtdepth")

@@ -1,4 +1,10 @@
-"""The one exception type the CLI turns into a single clear line and a non-zero exit."""
+"""The one exception type the CLI turns into a single clear line, and the entry point that does it."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Sequence
 
 
 class RtdepthError(Exception):
@@ -7,12 +13,61 @@ class RtdepthError(Exception):
     exit_code = 2
 
 
-def run_app(app) -> None:
-    """Run a typer app as a console entry point: a user error becomes one line on stderr and its exit code."""
-    import sys
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered like Ctrl-C so the same clean-up runs (outputs finalised, training state saved)."""
+
+
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def run_app(app, args: Sequence[str] | None = None, prog_name: str | None = None) -> None:
+    """Run a typer app as a console entry point; always ends the process with an honest exit code.
+
+    User errors become one line on stderr. Ctrl-C (130) and SIGTERM (143) end with one line too; commands
+    that own outputs catch them first, finalise, and raise an ``RtdepthError`` that says what was kept.
+    typer's standalone mode would turn an interrupt into a silent exit, so the app runs non-standalone.
+    """
+    from typer import Abort, Exit
 
     try:
-        app()
+        from typer._click.exceptions import ClickException
+    except ImportError:  # typer before it vendored click
+        from click.exceptions import ClickException
+
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        code = app(args=args, prog_name=prog_name, standalone_mode=False)
     except RtdepthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(exc.exit_code) from None
+        _error_line(str(exc))
+        sys.exit(exc.exit_code)
+    except ClickException as exc:  # usage errors: typer's own message, exit 2
+        _show_usage_error(exc)
+        sys.exit(exc.exit_code)
+    except Exit as exc:
+        code = exc.exit_code
+    except (Abort, KeyboardInterrupt) as exc:
+        code = 143 if isinstance(exc, Terminated) or isinstance(exc.__context__, Terminated) else 130
+    if code in (130, 143):  # an interrupt that no command reported
+        print("interrupted" + (" (SIGTERM)" if code == 143 else ""), file=sys.stderr)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _error_line(message: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True).print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, emoji=False)
+
+
+def _show_usage_error(exc) -> None:
+    try:
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(exc)
+    except Exception:  # noqa: BLE001 - plain text if typer's formatter is unavailable
+        exc.show()

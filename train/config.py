@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import types
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from rtdepth.errors import RtdepthError
 
@@ -41,6 +42,7 @@ class TrainConfig:
     val_every: int = 1
     patience: int | None = None  # early stopping on validation delta1 (epochs without improvement)
     device: str = "auto"
+    save_every: float = 5.0  # minutes between periodic state saves inside an epoch (0: epoch ends only)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -66,6 +68,8 @@ class TrainConfig:
             raw = yaml.safe_load(path.read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise RtdepthError(f"{path}: cannot read config ({exc.__class__.__name__})") from exc
+        if not isinstance(raw, dict):
+            raise RtdepthError(f"{path}: a config is a mapping of keys to values, not a {type(raw).__name__}")
         return cls.from_dict({**raw, **{k: v for k, v in overrides.items() if v is not None}})
 
     @classmethod
@@ -74,4 +78,58 @@ class TrainConfig:
         unknown = sorted(set(raw) - names)
         if unknown:
             raise RtdepthError(f"unknown config keys: {', '.join(unknown)}")
-        return cls(**raw)
+        if isinstance(raw.get("data"), str):
+            raw = raw | {"data": [raw["data"]]}
+        hints = get_type_hints(cls)
+        for key, value in raw.items():
+            if not _matches(value, hints[key]):
+                raise RtdepthError(f"config {key}: expected {_describe(hints[key])}, got {value!r}")
+        cfg = cls(**raw)
+        cfg.check()
+        return cfg
+
+    def check(self) -> None:
+        """Ranges, checked before any data is read or any model is built."""
+        limits = [
+            ("epochs", self.epochs >= 1, "at least 1"), ("batch_size", self.batch_size >= 1, "at least 1"),
+            ("lr", self.lr > 0, "positive"), ("end_lr", self.end_lr >= 0, "0 or more"),
+            ("width", 16 <= self.width <= 8192, "16..8192"), ("height", 16 <= self.height <= 8192, "16..8192"),
+            ("val_fraction", 0 < self.val_fraction < 1, "between 0 and 1"),
+            ("split_blocks", self.split_blocks >= 2, "2 or more"), ("workers", self.workers >= 0, "0 or more"),
+            ("max_steps", self.max_steps is None or self.max_steps >= 1, "at least 1"),
+            ("val_every", self.val_every >= 1, "at least 1"),
+            ("patience", self.patience is None or self.patience >= 1, "at least 1"),
+            ("save_every", self.save_every >= 0, "0 or more minutes"), ("ssi_weight", self.ssi_weight >= 0, "0 or more"),
+            ("split", self.split in ("auto", "random", "blocks"), "auto, random or blocks"),
+        ]  # fmt: skip
+        for key, ok, rule in limits:
+            if not ok:
+                raise RtdepthError(f"config {key} must be {rule}, got {getattr(self, key)!r}")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether a YAML/CLI value fits a field's annotation (bool is not a number; an int is a float)."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    args = [a for a in get_args(hint) if a is not type(None)]
+    if get_origin(hint) in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args) + (" or null" if type(None) in get_args(hint) else "")
+    if get_origin(hint) is list:
+        return f"a list of {_describe(args[0])}"
+    names = {int: "an integer", float: "a number", str: "text", bool: "true or false"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))

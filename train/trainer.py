@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +36,11 @@ from train.state import load_train_state, save_train_state
 
 
 class Interrupted(RtdepthError):
-    """Training stopped by Ctrl-C after saving a resumable state."""
+    """Training stopped by Ctrl-C (130) or SIGTERM (143) after saving a resumable state."""
 
-    exit_code = 130
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass
@@ -107,25 +109,45 @@ def build_model(cfg: TrainConfig) -> DepthNet:
     return model
 
 
+class StopRequest:
+    """Ctrl-C or SIGTERM asks the run to stop at the next safe point (after a step, between validation
+    batches, after a save), where the state is saved; a second signal interrupts at once."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def __call__(self) -> bool:
+        return self.signal is not None
+
+    def stop(self, run: Run, where: str) -> None:
+        """Save the resumable state and end the run with the signal's exit code."""
+        save_state(run)
+        raise Interrupted(
+            f"{where} (step {run.meta['step']}); state saved in {run.out / 'state.safetensors'}, continue with --resume",
+            143 if self.signal == signal.SIGTERM else 130,
+        )
+
+
 @contextlib.contextmanager
-def _graceful_sigint() -> Iterator[Callable[[], bool]]:
-    """First Ctrl-C asks to stop after the current step (so the saved state is exact); a second one
-    interrupts at once. Outside the main thread the default handling is left alone."""
-    flag = {"stop": False}
+def _graceful_stop() -> Iterator[StopRequest]:
+    """Install the SIGINT/SIGTERM handlers for the whole run (start-up, steps, validation, saving).
+    Outside the main thread the default handling is left alone."""
+    request = StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
+        yield request
         return
 
     def handler(signum: int, frame: object) -> None:
-        if flag["stop"]:
+        if request.signal is not None:
             raise KeyboardInterrupt
-        flag["stop"] = True
+        request.signal = signum
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield lambda: flag["stop"]
+        yield request
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def poly_lr(step: int, total: int, cfg: TrainConfig) -> float:
@@ -135,12 +157,17 @@ def poly_lr(step: int, total: int, cfg: TrainConfig) -> float:
 
 
 @torch.no_grad()
-def validate(model: torch.nn.Module, dataset: DepthTrainingSet, device: torch.device, max_depth: float) -> dict[str, float]:
-    """Validation metrics at the training size, raw and with median scaling (suffix ``_ms``)."""
+def validate(model: torch.nn.Module, dataset: DepthTrainingSet, device: torch.device, max_depth: float,
+             stop_requested: Callable[[], bool] = lambda: False) -> dict[str, float] | None:  # fmt: skip
+    """Validation metrics at the training size, raw and with median scaling (suffix ``_ms``);
+    None when a stop was requested part-way."""
     model.eval()
     raw, scaled = MetricAccumulator(), MetricAccumulator()
     loader = DataLoader(dataset, batch_size=8, shuffle=False, num_workers=0)
     for images, depths in loader:
+        if stop_requested():
+            model.train()
+            return None
         preds = model(images.to(device)).float().cpu().numpy()[:, 0]
         for p, g in zip(preds, depths.numpy()[:, 0]):
             raw.add(compute_metrics(p, g, max_depth=max_depth))
@@ -172,6 +199,7 @@ class Run:
     use_amp: bool = False
     amp_dtype: torch.dtype = torch.float16
     samples_seen: int = 0
+    last_save: float = field(default_factory=time.monotonic)
 
 
 def train_step(run: Run, images: torch.Tensor, depths: torch.Tensor) -> torch.Tensor:
@@ -196,8 +224,10 @@ def train_step(run: Run, images: torch.Tensor, depths: torch.Tensor) -> torch.Te
     return loss
 
 
-def train_one_epoch(run: Run, loader: DataLoader, progress: TrainProgress, stop_requested: Callable[[], bool]) -> float:
-    """One pass over ``loader`` (resuming mid-epoch where the sampler says); returns the mean loss."""
+def train_one_epoch(run: Run, loader: DataLoader, progress: TrainProgress, stop: StopRequest) -> float:
+    """One pass over ``loader`` (resuming mid-epoch where the sampler says); returns the mean loss.
+
+    The state is saved every ``save_every`` minutes, so a killed run loses at most that much."""
     cfg, dist, meta = run.cfg, run.dist, run.meta
     task = progress.start_epoch(meta["epoch"], cfg.epochs, len(loader), meta["step_in_epoch"])
     run.net.train()
@@ -213,9 +243,10 @@ def train_one_epoch(run: Run, loader: DataLoader, progress: TrainProgress, stop_
         meta["step_in_epoch"] += 1
         run.samples_seen += images.shape[0] * dist.world
         progress.advance(task, loss.item(), images.shape[0] * dist.world)
-        if stop_requested():
+        if stop():
+            stop.stop(run, "interrupted during training")
+        if cfg.save_every and time.monotonic() - run.last_save >= cfg.save_every * 60:
             save_state(run)
-            raise Interrupted(f"interrupted at step {meta['step']}; state saved, continue with --resume")
     return progress.mean_loss(task)
 
 
@@ -223,6 +254,7 @@ def save_state(run: Run) -> None:
     """The resumable state (model, optimizer, counters, config), atomically; rank 0 only."""
     if run.dist.main:
         save_train_state(run.out / "state.safetensors", run.model, run.optimizer, run.meta | {"config": asdict(run.cfg)})
+    run.last_save = time.monotonic()
 
 
 def save_checkpoints(run: Run, record: dict[str, Any], summary: dict[str, Any]) -> bool:
@@ -263,49 +295,71 @@ def start_run(cfg: TrainConfig, resume: bool, dist: Dist, steps_per_epoch: int) 
 
 
 def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
-    """Train, validate each epoch, keep best and last weights in ``cfg.out``; returns the summary."""
-    dist = setup_distributed(cfg.device)
-    torch.manual_seed(cfg.seed)
-    train_set, val_set = build_datasets(cfg)
-    init = _describe_init(cfg.init)  # hashed once, as loaded
-    sampler = EpochSampler(len(train_set), cfg.seed, dist.rank, dist.world)
-    drop_last = sampler.per_rank >= 2 * cfg.batch_size
-    steps_per_epoch = sampler.per_rank // cfg.batch_size if drop_last else math.ceil(sampler.per_rank / cfg.batch_size)
-    run = start_run(cfg, resume, dist, steps_per_epoch)
-    meta = run.meta
-    if dist.main:
-        run.out.mkdir(parents=True, exist_ok=True)
-        cfg.save(run.out / "config.yaml")
-    progress = TrainProgress(enabled=dist.main)
-    started = time.perf_counter()
+    """Train, validate each epoch, keep best and last weights in ``cfg.out``; returns the summary.
 
-    def summary() -> dict[str, Any]:
-        return _summary(cfg, meta, started, run.samples_seen, dist, len(train_set), len(val_set), init)
+    Ctrl-C or SIGTERM at any point saves what exists and raises ``Interrupted``; ``resume`` continues
+    from the last save (an epoch end, a periodic save, or the interrupt)."""
+    cfg.check()
+    with _graceful_stop() as stop:
+        dist = setup_distributed(cfg.device)
+        torch.manual_seed(cfg.seed)
+        train_set, val_set = build_datasets(cfg)
+        init = _describe_init(cfg.init)  # hashed once, as loaded
+        sampler = EpochSampler(len(train_set), cfg.seed, dist.rank, dist.world)
+        drop_last = sampler.per_rank >= 2 * cfg.batch_size
+        steps_per_epoch = sampler.per_rank // cfg.batch_size if drop_last else math.ceil(sampler.per_rank / cfg.batch_size)
+        run = start_run(cfg, resume, dist, steps_per_epoch)
+        meta = run.meta
+        if dist.main:
+            run.out.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(run.out)
+            cfg.save(run.out / "config.yaml")
+        if stop():
+            stop.stop(run, "interrupted during start-up")
+        progress = TrainProgress(enabled=dist.main)
+        started = time.perf_counter()
 
-    with progress:
-        while meta["epoch"] < cfg.epochs and meta["step"] < run.total_steps:
-            epoch = meta["epoch"]
-            sampler.set_epoch(epoch, skip=meta["step_in_epoch"] * cfg.batch_size)
-            loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
-                                drop_last=drop_last, persistent_workers=False, pin_memory=dist.device.type == "cuda")  # fmt: skip
-            with _graceful_sigint() as stop_requested:
-                mean_loss = train_one_epoch(run, loader, progress, stop_requested)
-            meta["epoch"] += 1
-            meta["step_in_epoch"] = 0
-            record: dict[str, Any] = {"epoch": epoch + 1, "step": meta["step"], "loss": mean_loss}
-            last = meta["epoch"] >= cfg.epochs or meta["step"] >= run.total_steps
-            if dist.main and ((epoch + 1) % cfg.val_every == 0 or last):
-                record |= validate(run.model, val_set, dist.device, run.model.max_depth)
-                progress.report(record)
-                save_checkpoints(run, record, summary())
-            meta["history"].append(record)
-            save_state(run)
-            if cfg.patience and meta["epoch"] - max(meta["best_epoch"], 0) > cfg.patience:
-                break
+        def summary() -> dict[str, Any]:
+            return _summary(cfg, meta, started, run.samples_seen, dist, len(train_set), len(val_set), init)
+
+        with progress:
+            while meta["epoch"] < cfg.epochs and meta["step"] < run.total_steps:
+                epoch = meta["epoch"]
+                sampler.set_epoch(epoch, skip=meta["step_in_epoch"] * cfg.batch_size)
+                loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
+                                    drop_last=drop_last, pin_memory=dist.device.type == "cuda")  # fmt: skip
+                mean_loss = train_one_epoch(run, loader, progress, stop)
+                steps_done = meta["step_in_epoch"]
+                meta["epoch"] += 1
+                meta["step_in_epoch"] = 0
+                record: dict[str, Any] = {"epoch": epoch + 1, "step": meta["step"], "loss": mean_loss}
+                last = meta["epoch"] >= cfg.epochs or meta["step"] >= run.total_steps
+                if dist.main and ((epoch + 1) % cfg.val_every == 0 or last):
+                    metrics = validate(run.model, val_set, dist.device, run.model.max_depth, stop)
+                    if metrics is None:  # saved as "all steps of this epoch done": --resume validates it
+                        meta["epoch"], meta["step_in_epoch"] = epoch, steps_done
+                        stop.stop(run, "interrupted during validation")
+                    record |= metrics
+                    progress.report(record)
+                    save_checkpoints(run, record, summary())
+                meta["history"].append(record)
+                save_state(run)
+                if stop():
+                    stop.stop(run, f"interrupted after epoch {epoch + 1}")
+                if cfg.patience and meta["epoch"] - max(meta["best_epoch"], 0) > cfg.patience:
+                    break
     if dist.world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return summary()
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the ``.NAME.*.tmp`` files a killed save left behind (atomic writes name them so)."""
+    stale = [p for p in folder.glob(".*.tmp") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def _arch(model: str, kwargs: dict[str, Any]) -> str:
