@@ -352,6 +352,9 @@ def bench(
     import json
     import tempfile
 
+    if iters < 1 or e2e_frames < 1:
+        raise RtdepthError("--iters and --e2e-frames must be at least 1")
+
     from rich.table import Table
 
     from engines.bench import as_json, backend_factories, end_to_end, latency_table, weights_for_models

@@ -12,6 +12,11 @@ class RtdepthError(Exception):
 
     exit_code = 2
 
+    def __init__(self, message: str = "", exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, delivered like Ctrl-C so the same clean-up runs (outputs finalised, training state saved)."""

@@ -27,16 +27,14 @@ def depth_for_image(source: Path, output: Path, raw: Path | None, viz, open_esti
 
     Inputs and outputs are checked before ``open_estimator`` loads the model."""
     from rtdepth.runtime.preprocess import to_bgr8
-    from rtdepth.stream.sinks import check_writable
+    from rtdepth.stream.sinks import IMAGE_SUFFIXES, check_output
 
     frame = read_image(source)
-    check_writable(output)
+    check_output(output, IMAGE_SUFFIXES, (source,))
     if raw is not None:
-        check_writable(raw)
-        if raw.suffix.lower() not in (".png", ".npy"):
-            raise RtdepthError(f"{raw}: raw depth must be .png (16-bit mm) or .npy (metres)")
-    if output.resolve() == source.resolve():
-        raise RtdepthError(f"{output}: is the input image; choose another output")
+        check_output(raw, (".png", ".npy"), (source,))
+        if raw.resolve() == output.resolve():
+            raise RtdepthError(f"{raw}: --raw and --output name the same file")
     estimator = open_estimator()
     depth = estimator.predict(frame)
     write_image(output, viz.render(to_bgr8(frame), depth))

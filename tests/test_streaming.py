@@ -191,15 +191,17 @@ def test_interrupted_video_leaves_a_playable_file(tmp_path, tum_dir, tiny_weight
     out = tmp_path / "o.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "rtdepth", "video", str(clip), "-o", str(out), "-w", str(tiny_weights),
                              "--backend", "torch", "--size", "320x240"], stderr=subprocess.PIPE, text=True)  # fmt: skip
+    partial = tmp_path / "o.partial.mp4"  # written there until finalised
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 20_000):
+    while time.monotonic() < deadline and not (partial.exists() and partial.stat().st_size > 20_000):
         time.sleep(0.2)
+    assert not out.exists()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     codec, n, fps, *_ = probe(out)
     assert codec == "h264" and 0 < n < 300 and fps == 30.0
-    assert f"{n} frames" in err
+    assert f"{n} frames" in err and not partial.exists()
 
 
 class FakeCapture:

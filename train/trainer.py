@@ -38,9 +38,7 @@ from train.state import load_train_state, save_train_state
 class Interrupted(RtdepthError):
     """Training stopped by Ctrl-C (130) or SIGTERM (143) after saving a resumable state."""
 
-    def __init__(self, message: str, exit_code: int = 130) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = 130
 
 
 @dataclass
@@ -224,6 +222,23 @@ def train_step(run: Run, images: torch.Tensor, depths: torch.Tensor) -> torch.Te
     return loss
 
 
+def _batches(loader: DataLoader) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The loader's batches; a data error raised in a worker process comes out as its own one line,
+    not wrapped in the worker's traceback."""
+    it = iter(loader)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except RtdepthError as exc:
+            text = str(exc).strip()
+            if "Original Traceback" in text:
+                text = text.splitlines()[-1].split("RtdepthError: ", 1)[-1]
+            raise RtdepthError(text) from None
+        yield batch
+
+
 def train_one_epoch(run: Run, loader: DataLoader, progress: TrainProgress, stop: StopRequest) -> float:
     """One pass over ``loader`` (resuming mid-epoch where the sampler says); returns the mean loss.
 
@@ -231,7 +246,7 @@ def train_one_epoch(run: Run, loader: DataLoader, progress: TrainProgress, stop:
     cfg, dist, meta = run.cfg, run.dist, run.meta
     task = progress.start_epoch(meta["epoch"], cfg.epochs, len(loader), meta["step_in_epoch"])
     run.net.train()
-    for images, depths in loader:
+    for images, depths in _batches(loader):
         if meta["step"] >= run.total_steps:
             break
         for group in run.optimizer.param_groups:

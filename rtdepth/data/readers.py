@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import zipfile
 from pathlib import Path
 
@@ -80,9 +81,12 @@ def folder_dataset(root: str | Path, depth_scale: float = 1000.0) -> PairListDat
             pairs.append((root / parts[1], root / parts[2]))
     elif (root / "rgb").is_dir() and (root / "depth").is_dir():
         depth_by_stem = {p.stem: p for p in (root / "depth").glob("*.png")}
-        for rgb in sorted((root / "rgb").iterdir()):
-            if rgb.stem in depth_by_stem:
-                pairs.append((rgb, depth_by_stem[rgb.stem]))
+        rgbs = sorted(p for p in (root / "rgb").iterdir() if p.is_file() and not p.name.startswith("."))
+        pairs = [(rgb, depth_by_stem[rgb.stem]) for rgb in rgbs if rgb.stem in depth_by_stem]
+        if pairs and len(pairs) < len(rgbs):
+            logging.getLogger("rtdepth").warning(
+                f"note: {root}: {len(rgbs) - len(pairs)} of {len(rgbs)} RGB frames have no depth/<same name>.png; skipped"
+            )
     else:
         raise RtdepthError(f"{root}: expected pairs.txt, rgb/ + depth/, or TUM rgb.txt + depth.txt")
     return PairListDataset(pairs, depth_scale, str(root))

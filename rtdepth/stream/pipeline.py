@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rtdepth.errors import Terminated
 from rtdepth.estimator import DepthEstimator
 from rtdepth.runtime.preprocess import to_bgr8
 from rtdepth.stream.sinks import PointCloudSink, RawDepthSink, VideoSink, WindowSink
@@ -50,6 +51,7 @@ class RunStats:
     stage_ms: dict[str, float] = field(default_factory=dict)
     dropped: int = 0
     interrupted: bool = False
+    terminated: bool = False  # by SIGTERM rather than Ctrl-C
     error: str | None = None
 
     @property
@@ -151,8 +153,9 @@ def run_stream(
             stats.frames += 1
             if on_frame is not None:
                 on_frame(stats, fps)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         stats.interrupted = True
+        stats.terminated = isinstance(exc, Terminated)
     finally:
         stop.set()
         writer.queue.put(_END)

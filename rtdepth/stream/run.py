@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rtdepth.errors import RtdepthError
 from rtdepth.estimator import DepthEstimator
 from rtdepth.stream.pipeline import RunStats, Sinks, run_stream
-from rtdepth.stream.sinks import PointCloudSink, RawDepthSink, VideoSink, WindowSink, check_writable
+from rtdepth.stream.sinks import VIDEO_SUFFIXES, PointCloudSink, RawDepthSink, VideoSink, WindowSink, check_output
 from rtdepth.stream.sources import open_source
 from rtdepth.stream.visualize import Visualizer
 
@@ -60,7 +60,7 @@ def run_video(
 ) -> RunStats:
     """Every frame of a file (or stream) to an H.264 MP4 at the source fps, with a progress bar."""
     console = console or Console(stderr=True)
-    check_writable(output)
+    check_output(output, VIDEO_SUFFIXES, (source_spec,))
     source = open_source(source_spec)
     with source:
         estimator = open_estimator()
@@ -92,7 +92,7 @@ def run_live(
     if not window and record is None:
         raise RtdepthError("headless live needs --record out.mp4 (nothing would be shown or saved)")
     if record is not None:
-        check_writable(record)
+        check_output(record, VIDEO_SUFFIXES, (camera,))
     sinks = Sinks(window=WindowSink(f"rtdepth - {camera}") if window else None)
     try:
         source = open_source(camera)
@@ -118,7 +118,8 @@ def _finish(stats: RunStats, output: str | None, console: Console) -> None:
     stages = ", ".join(f"{k} {v:.1f}" for k, v in stats.stage_ms.items())
     summary = f"{stats.frames} frames{where} at {stats.fps:.1f} fps (median ms: {stages})"
     if stats.interrupted:
-        raise StreamInterrupted(f"interrupted: wrote {summary}")
+        raise StreamInterrupted(f"interrupted{' (SIGTERM)' if stats.terminated else ''}: wrote {summary}",
+                                143 if stats.terminated else 130)
     if stats.error:
         raise StreamFailed(f"{stats.error}; wrote {summary}")
     console.print(f"wrote {summary}" if output else f"done: {summary}")

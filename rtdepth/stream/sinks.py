@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rtdepth.checkpoint import atomic_write_bytes
 from rtdepth.errors import RtdepthError
 from rtdepth.stream.depth_io import save_depth
 
@@ -31,6 +32,29 @@ def check_writable(path: str | Path) -> Path:
     return path
 
 
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def check_output(path: str | Path, suffixes: tuple[str, ...], inputs: tuple[str | Path | None, ...] = ()) -> Path:
+    """An output file is writable, has a suffix the writer handles and is none of the inputs: checked
+    before any work, so a typo never costs a model load and never destroys an input."""
+    path = check_writable(path)
+    if path.suffix.lower() not in suffixes:
+        raise RtdepthError(f"{path}: output must end in {', '.join(suffixes)}")
+    for item in inputs:
+        if item is not None and _same_file(path, Path(item)):
+            raise RtdepthError(f"{path}: is also an input; choose another output")
+    return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def _even(image: np.ndarray) -> np.ndarray:
     """H.264 in 4:2:0 needs even sides: repeat the last row/column when a side is odd."""
     h, w = image.shape[:2]
@@ -39,14 +63,35 @@ def _even(image: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(image, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
 
 
+def partial_path(path: Path) -> Path:
+    """Where an output is written until it is complete: ``out.partial.mp4`` beside ``out.mp4``."""
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
+def _write_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import av
+
+        return (OSError, av.FFmpegError)
+    except ImportError:
+        return (OSError,)
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc).strip().splitlines()[-1][:100]
+
+
 class VideoSink:
     """MP4 writer at the source fps: H.264 through PyAV (libx264) when installed, else OpenCV ``mp4v``.
 
     OpenCV's pip wheels cannot encode H.264, and ``mp4v`` does not play in browsers, hence PyAV first.
+    Frames go to ``NAME.partial.mp4``, which ``close`` finalises and renames over the target: a killed run
+    or a full disk never replaces a previous output, and the next run removes the stale partial file.
     """
 
     def __init__(self, path: str | Path, fps: float, crf: int = 23, notice=print) -> None:
         self.path = check_writable(path)
+        self.partial = partial_path(self.path)
         self.fps = Fraction(fps).limit_denominator(1001)
         self.crf = crf
         self.frames = 0
@@ -60,11 +105,12 @@ class VideoSink:
             notice("PyAV not installed: writing MPEG-4 Part 2 (mp4v), which browsers do not play; pip install av")
 
     def _open(self, width: int, height: int) -> None:
+        self.partial.unlink(missing_ok=True)  # left by a run that was killed
         if self.encoder == "h264":
             import av
 
             try:
-                self._container = av.open(str(self.path), mode="w")
+                self._container = av.open(str(self.partial), mode="w")
             except (OSError, av.FFmpegError) as exc:
                 raise RtdepthError(f"{self.path}: cannot create video ({exc})") from exc
             stream = self._container.add_stream("libx264", rate=self.fps)
@@ -74,7 +120,7 @@ class VideoSink:
             self._stream = stream
         else:
             fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-            self._cv_writer = cv2.VideoWriter(str(self.path), fourcc, float(self.fps), (width, height))
+            self._cv_writer = cv2.VideoWriter(str(self.partial), fourcc, float(self.fps), (width, height))
             if not self._cv_writer.isOpened():
                 raise RtdepthError(f"{self.path}: cannot create video")
 
@@ -82,27 +128,51 @@ class VideoSink:
         image_bgr = _even(image_bgr)
         if self._container is None and self._cv_writer is None:
             self._open(image_bgr.shape[1], image_bgr.shape[0])
-        if self._stream is not None:
-            import av
+        try:
+            if self._stream is not None:
+                import av
 
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image_bgr), format="bgr24")
-            frame.pts = self.frames
-            for packet in self._stream.encode(frame):
-                self._container.mux(packet)
-        else:
-            self._cv_writer.write(image_bgr)
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image_bgr), format="bgr24")
+                frame.pts = self.frames
+                for packet in self._stream.encode(frame):
+                    self._container.mux(packet)
+            else:
+                self._cv_writer.write(image_bgr)
+        except _write_errors() as exc:
+            self._abandon()
+            raise RtdepthError(f"{self.path}: cannot write video ({_reason(exc)}); previous file kept") from exc
         self.frames += 1
 
     def close(self) -> None:
-        """Flush the encoder and write the index (moov): without this an MP4 does not play."""
-        if self._stream is not None:
-            for packet in self._stream.encode():
-                self._container.mux(packet)
-            self._container.close()
-            self._stream = self._container = None
-        if self._cv_writer is not None:
-            self._cv_writer.release()
-            self._cv_writer = None
+        """Flush the encoder, write the index (moov: without it an MP4 does not play) and rename into place."""
+        if self._stream is None and self._cv_writer is None:
+            return
+        try:
+            if self._stream is not None:
+                for packet in self._stream.encode():
+                    self._container.mux(packet)
+                self._container.close()
+            else:
+                self._cv_writer.release()
+        except _write_errors() as exc:
+            self._abandon()
+            raise RtdepthError(f"{self.path}: cannot finish video ({_reason(exc)}); previous file kept") from exc
+        self._stream = self._container = self._cv_writer = None
+        if self.frames:
+            os.replace(self.partial, self.path)
+        else:
+            self.partial.unlink(missing_ok=True)
+
+    def _abandon(self) -> None:
+        """Drop the partial file after a write error (a full disk): the previous output stays."""
+        for closer in (getattr(self._container, "close", None), getattr(self._cv_writer, "release", None)):
+            try:
+                if closer:
+                    closer()
+            except Exception:  # noqa: BLE001 - already failing; the error that matters is raised by the caller
+                pass
+        self._stream = self._container = self._cv_writer = None
+        self.partial.unlink(missing_ok=True)
 
     def __enter__(self) -> VideoSink:
         return self
@@ -207,6 +277,8 @@ class PointCloudSink:
             "property float x\nproperty float y\nproperty float z\n"
             "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
         )
-        with open(self.folder / f"{index:06d}.ply", "wb") as f:
-            f.write(header.encode())
-            f.write(pts.tobytes())
+        path = self.folder / f"{index:06d}.ply"
+        try:
+            atomic_write_bytes(path, header.encode() + pts.tobytes())
+        except OSError as exc:
+            raise RtdepthError(f"{path}: cannot write ({exc.strerror or exc})") from exc

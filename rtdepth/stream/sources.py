@@ -233,6 +233,8 @@ def open_source(spec: str | int, **live_kw: object) -> Source:
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
         return LiveSource(int(spec), **live_kw)
     text = str(spec)
+    if text.lstrip("-").isdigit() and not Path(text).exists():
+        raise RtdepthError(f"camera {text}: a camera index is 0 or more")
     if text.split("://", 1)[0].lower() in ("rtsp", "rtsps", "http", "https", "rtmp", "udp", "tcp"):
         return LiveSource(text, **live_kw)
     path = Path(text)
