@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -26,6 +27,9 @@ ColormapOpt = typer.Option("turbo", "--colormap", help="turbo, inferno, magma, v
 LayoutOpt = typer.Option("overlay", "--layout", help="overlay, side-by-side or depth.")
 AlphaOpt = typer.Option(0.6, "--alpha", help="Depth opacity for the overlay layout.")
 HudOpt = typer.Option(True, "--hud/--no-hud", help="Draw FPS, latency, backend and model.")
+OnnxOutputOpt = typer.Option(
+    None, "--onnx-output", help="What a third-party ONNX file outputs: metres, or inverse (relative inverse depth)."
+)
 RangeOpt = typer.Option(None, "--range", help="Fixed colour range NEAR FAR in metres (default: adaptive).")
 
 
@@ -41,7 +45,7 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return w, h
 
 
-def _estimator(weights, backend, device, precision, size, engines_dir, no_build):
+def _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output=None):
     """Open the model; on the CLI, the engine a backend needs is prepared first (said in one line), never silently."""
     import os
 
@@ -51,7 +55,7 @@ def _estimator(weights, backend, device, precision, size, engines_dir, no_build)
 
     wh = parse_size(size)
     _prepare_engine(weights, backend, device, precision, wh, no_build)
-    return DepthEstimator.from_weights(weights, backend, device, wh, precision)
+    return DepthEstimator.from_weights(weights, backend, device, wh, precision, onnx_output)
 
 
 def _prepare_engine(weights, backend, device, precision, size, no_build) -> None:
@@ -131,6 +135,7 @@ def image(
     size: Optional[str] = SizeOpt,
     engines_dir: Optional[Path] = EnginesOpt,
     no_build: bool = NoBuildOpt,
+    onnx_output: Optional[str] = OnnxOutputOpt,
     colormap: str = ColormapOpt,
     layout: str = LayoutOpt,
     alpha: float = AlphaOpt,
@@ -140,8 +145,8 @@ def image(
     from .jobs import depth_for_image
 
     viz = _viz(colormap, layout, alpha, range_)  # options checked before the model loads
-    depth = depth_for_image(source, output, raw, viz,
-                            lambda: _estimator(weights, backend, device, precision, size, engines_dir, no_build))  # fmt: skip
+    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output)
+    depth = depth_for_image(source, output, raw, viz, opener)
     console.print(f"wrote {output} ({depth.shape[1]}x{depth.shape[0]}, depth {depth.min():.2f}..{depth.max():.2f} m)")
 
 
@@ -188,6 +193,7 @@ def video(
     size: Optional[str] = SizeOpt,
     engines_dir: Optional[Path] = EnginesOpt,
     no_build: bool = NoBuildOpt,
+    onnx_output: Optional[str] = OnnxOutputOpt,
     colormap: str = ColormapOpt,
     layout: str = LayoutOpt,
     alpha: float = AlphaOpt,
@@ -207,7 +213,7 @@ def video(
 
     viz = _viz(colormap, layout, alpha, range_)
     extras = ExtraOutputs(raw_dir, raw_format, ply, ply_every, (fx, fy, cx, cy))
-    run_video(source, output, lambda: _estimator(weights, backend, device, precision, size, engines_dir, no_build),
+    run_video(source, output, partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output),
               viz, extras, hud, err_console)  # fmt: skip
 
 
@@ -224,6 +230,7 @@ def live(
     size: Optional[str] = SizeOpt,
     engines_dir: Optional[Path] = EnginesOpt,
     no_build: bool = NoBuildOpt,
+    onnx_output: Optional[str] = OnnxOutputOpt,
     colormap: str = ColormapOpt,
     layout: str = LayoutOpt,
     alpha: float = AlphaOpt,
@@ -239,8 +246,8 @@ def live(
     if max_frames is not None and max_frames < 1:
         raise RtdepthError("--max-frames must be at least 1")
     viz = _viz(colormap, layout, alpha, range_)
-    run_live(source or camera or "0", lambda: _estimator(weights, backend, device, precision, size, engines_dir, no_build),
-             viz, output, window, hud, max_frames, err_console)  # fmt: skip
+    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output)
+    run_live(source or camera or "0", opener, viz, output, window, hud, max_frames, err_console)
 
 
 @app.command(name="eval")
@@ -262,6 +269,7 @@ def evaluate(
     size: Optional[str] = SizeOpt,
     engines_dir: Optional[Path] = EnginesOpt,
     no_build: bool = NoBuildOpt,
+    onnx_output: Optional[str] = OnnxOutputOpt,
 ) -> None:
     """Metrics of a model on a dataset: delta1..3, abs rel, RMSE, log10, raw and median-scaled."""
     import json
@@ -272,7 +280,7 @@ def evaluate(
     if limit is not None and limit < 1:
         raise RtdepthError("--limit must be at least 1")
     dataset = open_dataset(data)  # a bad spec fails before the model loads
-    estimator = _estimator(weights, backend, device, precision, size, engines_dir, no_build)
+    estimator = _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output)
     opts = EvalOptions(subset, split, max_depth=max_depth, eigen_crop=eigen_crop, save_dir=output, limit=limit)
     result = evaluate_dataset(estimator, dataset, opts, progress=not json_out)
     if json_out:

@@ -40,11 +40,13 @@ class DepthEstimator:
         device: str = "auto",
         size: tuple[int, int] | None = None,
         precision: str | None = None,
+        onnx_output: str | None = None,
     ) -> DepthEstimator:
-        """Open weights (None: the bundled default) on the chosen backend and device."""
+        """Open weights (None: the bundled default) on the chosen backend and device; ``onnx_output``
+        (metres or inverse) is needed only for a third-party ONNX file."""
         from rtdepth.runtime.open import open_backend
 
-        be, info = open_backend(weights, backend, device, precision, size)
+        be, info = open_backend(weights, backend, device, precision, size, onnx_output)
         return cls(be, info, size)
 
     @property

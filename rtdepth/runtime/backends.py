@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import cv2
 import numpy as np
 import torch
 
@@ -109,7 +110,8 @@ class OnnxRuntimeBackend:
 
     name = "onnxruntime"
 
-    def __init__(self, onnx_path: str | Path, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(self, onnx_path: str | Path, device: str = "cpu", threads: int | None = None,
+                 output: str | None = None) -> None:  # fmt: skip
         import onnxruntime as ort
 
         path = Path(onnx_path)
@@ -128,13 +130,62 @@ class OnnxRuntimeBackend:
             self.session = ort.InferenceSession(str(path), opts, providers=providers)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types for bad files
             raise RtdepthError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0][:120]})") from exc
+        check_onnx_io(self.session, path)
         self.input_name = self.session.get_inputs()[0].name
+        dims = self.session.get_inputs()[0].shape[2:]
+        self.static_hw = tuple(dims) if all(isinstance(d, int) for d in dims) else None  # fixed-size exports
         self.device = "cuda" if device.startswith("cuda") else "cpu"
         meta = self.session.get_modelmeta().custom_metadata_map
         self.precision = meta.get("precision", "fp32")
         self.metadata = dict(meta)
+        if output not in (None, *ONNX_OUTPUTS):
+            raise RtdepthError(f"--onnx-output {output}: use {' or '.join(ONNX_OUTPUTS)}")
+        self.output = output or ("metres" if "rtdepth_version" in meta else None)
+        if self.output is None:
+            raise RtdepthError(
+                f"{path}: no rtdepth metadata, so what it outputs is unknown; for a third-party depth model pass "
+                "--onnx-output metres, or --onnx-output inverse (relative inverse depth from ImageNet-normalised "
+                "input, as MiDaS and Depth Anything exports)"
+            )
 
     def infer(self, images: np.ndarray) -> np.ndarray:
+        h, w = images.shape[1:3]
+        if self.static_hw is not None and (h, w) != self.static_hw:
+            fixed = np.stack([cv2.resize(im, self.static_hw[::-1], interpolation=cv2.INTER_AREA) for im in images])
+            return np.stack([cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR) for d in self.infer(fixed)])
         x = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32)
         x *= 1.0 / 255.0
-        return self.session.run(None, {self.input_name: x})[0][:, 0]
+        if self.output == "inverse":
+            x = (x - IMAGENET_MEAN) / IMAGENET_STD
+        out = self.session.run(None, {self.input_name: x})[0]
+        out = out[:, 0] if out.ndim == 4 else out
+        return inverse_to_relative_depth(out) if self.output == "inverse" else out
+
+
+ONNX_OUTPUTS = ("metres", "inverse")
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)
+
+
+def check_onnx_io(session, path: Path) -> None:
+    """One float N x 3 x H x W input and one N x 1 x H x W (or N x H x W) output, or one clear line."""
+    ins, outs = session.get_inputs(), session.get_outputs()
+    if len(ins) != 1 or len(outs) != 1:
+        raise RtdepthError(f"{path}: a depth model has one input and one output; this one has {len(ins)} and {len(outs)}")
+    i, o = ins[0], outs[0]
+    if i.type != "tensor(float)" or len(i.shape) != 4 or (isinstance(i.shape[1], int) and i.shape[1] != 3):
+        raise RtdepthError(f"{path}: input {i.name!r} is {i.type} {i.shape}; expected float N x 3 x H x W")
+    one_channel = len(o.shape) == 3 or (len(o.shape) == 4 and not (isinstance(o.shape[1], int) and o.shape[1] != 1))
+    if not one_channel:
+        raise RtdepthError(f"{path}: output {o.name!r} is {o.shape}; expected N x 1 x H x W depth")
+
+
+def inverse_to_relative_depth(inverse: np.ndarray) -> np.ndarray:
+    """Relative inverse depth (any scale and shift) -> a positive relative depth for display and
+    median-scaled metrics: each map's 2nd..98th percentiles span 1..10 (units, not metres)."""
+    out = np.empty_like(inverse, dtype=np.float32)
+    for k, inv in enumerate(inverse):
+        lo, hi = np.percentile(inv, (2, 98))
+        norm = np.clip((inv - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+        out[k] = 1.0 / (0.1 + 0.9 * norm)
+    return out

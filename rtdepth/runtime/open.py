@@ -38,8 +38,11 @@ def open_backend(
     device: str = "auto",
     precision: str | None = None,
     size: tuple[int, int] | None = None,
+    onnx_output: str | None = None,
 ) -> tuple[Backend, WeightsInfo]:
-    """Open ``backend`` for ``weights`` (None: bundled default); ``weights`` may be ``.onnx`` or ``.engine``."""
+    """Open ``backend`` for ``weights`` (None: bundled default); ``weights`` may be ``.onnx`` or ``.engine``.
+
+    ``onnx_output`` names what a third-party ONNX file outputs (metres or inverse); rtdepth's own say so."""
     if backend not in BACKENDS:
         raise RtdepthError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     if precision not in PRECISIONS:
@@ -52,7 +55,7 @@ def open_backend(
         h = engine.header
         return engine, WeightsInfo(h.model, input_size=tuple(h.input_size), depth_range=tuple(h.depth_range))
     if path.suffix == ".onnx":
-        ort = OnnxRuntimeBackend(path, resolve_device(device) if device != "auto" else "cpu")
+        ort = OnnxRuntimeBackend(path, resolve_device(device) if device != "auto" else "cpu", output=onnx_output)
         return ort, _info_from_onnx(ort)
     info = read_info(path)
     dev = resolve_device(device)
@@ -82,7 +85,9 @@ def open_backend(
 
 def _info_from_onnx(backend: OnnxRuntimeBackend) -> WeightsInfo:
     m = backend.metadata
-    size = (int(m.get("input_width", 320)), int(m.get("input_height", 240)))
+    shape = backend.session.get_inputs()[0].shape
+    static = (shape[3], shape[2]) if all(isinstance(d, int) for d in shape[2:]) else (320, 240)
+    size = (int(m.get("input_width", static[0])), int(m.get("input_height", static[1])))
     return WeightsInfo(
         m.get("model", "onnx"),
         input_size=size,
