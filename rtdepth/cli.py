@@ -437,6 +437,13 @@ def train(ctx: typer.Context) -> None:
 
 def main() -> None:
     """Console entry point: user errors and interrupts become one line on stderr and an honest exit code."""
+    import os
+
     from .errors import run_app
+
+    # OpenCV and its FFmpeg print their own warnings ("moov atom not found", "can't capture by name") before
+    # ours; our message says the same in one line. Set before cv2 is first imported; users can override.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
     run_app(app, prog_name="rtdepth")
