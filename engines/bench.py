@@ -164,5 +164,42 @@ def end_to_end(weights: Path, factory: Callable[[], Backend], clip: Path | None 
     )
 
 
-def as_json(latency: list[LatencyRow], e2e: list[EndToEndRow]) -> dict:
-    return {"latency": [asdict(r) for r in latency], "end_to_end": [asdict(r) | {"ratio": r.ratio} for r in e2e]}
+@dataclass
+class LiveRow:
+    model: str
+    backend: str
+    precision: str
+    size: str
+    source_fps: float
+    shown_fps: float
+    latency_median_ms: float
+    latency_p95_ms: float
+    dropped_share: float
+
+
+def live_latency(weights: Path, factory: Callable[[], Backend], clip: Path | None = None) -> LiveRow:
+    """The ``live`` path on a clip replayed at its own fps as a camera: glass-to-glass latency (capture to
+    the rendered frame, ready to show) and the share of camera frames dropped because the model was busy."""
+    from rtdepth.estimator import DepthEstimator
+    from rtdepth.stream.pipeline import Sinks, run_stream
+    from rtdepth.stream.sources import PacedFileSource
+    from rtdepth.stream.visualize import Visualizer
+
+    clip = clip or ASSETS / "demo.mp4"
+    backend = factory()
+    est = DepthEstimator(backend, read_info(weights))
+    with PacedFileSource(clip) as src:  # warm-up: first calls allocate
+        run_stream(src, est, Visualizer(), Sinks(), max_frames=5)
+    with PacedFileSource(clip) as src:
+        stats = run_stream(src, est, Visualizer(), Sinks())
+        delivered = src.dropped + stats.frames
+        size = est.model_size_for((src.cap.get(3) or 320, src.cap.get(4) or 240))
+        fps = src.fps
+    med, p95 = stats.latency_ms or (float("nan"), float("nan"))
+    return LiveRow(est.info.model, backend.name, precision_label(backend), f"{int(size[0])}x{int(size[1])}", fps,
+                   stats.fps, med, p95, src.dropped / max(delivered, 1))  # fmt: skip
+
+
+def as_json(latency: list[LatencyRow], e2e: list[EndToEndRow], live: list[LiveRow] | None = None) -> dict:
+    return {"latency": [asdict(r) for r in latency], "end_to_end": [asdict(r) | {"ratio": r.ratio} for r in e2e],
+            "live": [asdict(r) for r in live or []]}  # fmt: skip

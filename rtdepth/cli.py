@@ -354,9 +354,11 @@ def bench(
     e2e_frames: int = typer.Option(90, "--e2e-frames", help="Frames of the demo clip for the video rate."),
     clip: Optional[Path] = typer.Option(None, "--clip", help="Clip for the end-to-end rate (default: bundled demo)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    live: bool = typer.Option(False, "--live", help="Also the live path: clip replayed at its fps as a camera."),
     engines_dir: Optional[Path] = EnginesOpt,
 ) -> None:
-    """Median/p95 latency per backend and size, and the end-to-end video rate against model-only."""
+    """Median/p95 latency per backend and size, the end-to-end video rate against model-only, and with
+    --live the glass-to-glass latency and dropped frames of the live path."""
     import json
     import tempfile
 
@@ -365,7 +367,7 @@ def bench(
 
     from rich.table import Table
 
-    from engines.bench import as_json, backend_factories, end_to_end, latency_table, weights_for_models
+    from engines.bench import as_json, backend_factories, end_to_end, latency_table, live_latency, weights_for_models
     from rtdepth.checkpoint import read_info, resolve_weights
     from rtdepth.models import list_models
     from rtdepth.runtime.backends import resolve_device
@@ -383,8 +385,10 @@ def bench(
         factories = backend_factories(paths[0], dev, scratch=Path(tmp))
         e2e = [end_to_end(paths[0], factory, clip, e2e_frames) for label, factory in factories
                if not (label == "torch fp32" and dev != "cpu")]  # fmt: skip
+        lives = [live_latency(paths[0], factory, clip) for label, factory in factories
+                 if live and not (label == "torch fp32" and dev != "cpu")]  # fmt: skip
     if json_out:
-        console.print_json(json.dumps(as_json(rows, e2e)))
+        console.print_json(json.dumps(as_json(rows, e2e, lives)))
         return
     table = Table(
         "model",
@@ -422,6 +426,13 @@ def bench(
     for r in e2e:
         t2.add_row(r.model, r.backend, r.precision, r.size, f"{r.model_fps:.1f}", f"{r.video_fps:.1f}", f"{r.ratio:.2f}")
     console.print(t2)
+    if lives:
+        t3 = Table("model", "backend", "precision", "size", "camera fps", "shown fps", "latency median ms", "p95 ms",
+                   "dropped", title="live (clip paced as a camera, glass to glass)")  # fmt: skip
+        for r in lives:
+            t3.add_row(r.model, r.backend, r.precision, r.size, f"{r.source_fps:.0f}", f"{r.shown_fps:.1f}",
+                       f"{r.latency_median_ms:.1f}", f"{r.latency_p95_ms:.1f}", f"{r.dropped_share:.0%}")  # fmt: skip
+        console.print(t3)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)

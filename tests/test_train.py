@@ -277,3 +277,15 @@ def test_synthetic_rooms_are_textured_with_the_bundled_photos():
     textures = SyntheticRooms(1).textures
     assert len(textures) == len(sample_paths()) >= 3
     assert all(t.shape == (240, 320, 3) for t in textures)  # real frames, not the procedural-noise fallback
+
+
+@pytest.mark.slow
+def test_release_ships_only_with_a_gated_int8_model(tmp_path, tum_dir, tiny_weights):
+    from train.release import release
+
+    dst = tmp_path / "default.safetensors"
+    out, report = release(tiny_weights, dst, tum_dir)
+    assert out == dst and dst.is_file() and "delta1 drop" in report
+    assert not list(tmp_path.glob(".*candidate*"))
+    r = subprocess.run([sys.executable, "-m", "train.release", "-w", str(tiny_weights)], capture_output=True, text=True)
+    assert r.returncode == 2 and "--calib" in r.stderr  # the bundled default is never replaced ungated

@@ -120,6 +120,8 @@ class OnnxRuntimeBackend:
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.intra_op_num_threads = threads or _cpu_threads()
+        if not ORT_SPIN:  # idle intra-op threads sleep instead of spinning: the encoder and decoder get the cores
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
         providers = ["CPUExecutionProvider"]
         if device.startswith("cuda"):
@@ -163,6 +165,7 @@ class OnnxRuntimeBackend:
 
 
 ONNX_OUTPUTS = ("metres", "inverse")
+ORT_SPIN = True
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)
 

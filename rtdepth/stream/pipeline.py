@@ -53,6 +53,7 @@ class RunStats:
     interrupted: bool = False
     terminated: bool = False  # by SIGTERM rather than Ctrl-C
     error: str | None = None
+    latency_ms: tuple[float, float] | None = None  # live sources: capture -> shown, (median, p95)
 
     @property
     def fps(self) -> float:
@@ -147,6 +148,8 @@ def run_stream(
                     viz.cycle_colormap()
                 elif action == "layout":
                     viz.cycle_layout()
+            if source.live:  # glass to glass: captured -> shown (or ready to show, headless)
+                timer.add("latency", time.perf_counter() - frame.captured)
             writer.queue.put((frame.index, image, depth, frame.image))
             if writer.error is not None:
                 break
@@ -165,6 +168,7 @@ def run_stream(
     stats.frames = writer.written
     stats.stage_ms = timer.medians_ms() | estimator.timer.medians_ms()
     stats.dropped = getattr(source, "dropped", 0)
+    stats.latency_ms = timer.percentiles_ms("latency")
     stats.error = source.error if writer.error is None else f"writing failed: {writer.error}"
     return stats
 

@@ -81,6 +81,12 @@ def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc).strip().splitlines()[-1][:100]
 
 
+# x264 settings for a pipeline whose model already uses every core: a fast preset and one encoder thread
+# (x264's own frame threads would compete with the model's threads). Measured in the README's speed section.
+PRESET = "veryfast"
+THREADS = 0  # 0: x264 decides
+
+
 class VideoSink:
     """MP4 writer at the source fps: H.264 through PyAV (libx264) when installed, else OpenCV ``mp4v``.
 
@@ -89,11 +95,14 @@ class VideoSink:
     or a full disk never replaces a previous output, and the next run removes the stale partial file.
     """
 
-    def __init__(self, path: str | Path, fps: float, crf: int = 23, notice=print) -> None:
+    def __init__(self, path: str | Path, fps: float, crf: int = 23, notice=print, preset: str | None = None,
+                 threads: int | None = None) -> None:  # fmt: skip
         self.path = check_writable(path)
         self.partial = partial_path(self.path)
         self.fps = Fraction(fps).limit_denominator(1001)
         self.crf = crf
+        self.preset = preset or PRESET
+        self.threads = THREADS if threads is None else threads
         self.frames = 0
         self._container = self._stream = self._cv_writer = None
         try:
@@ -116,7 +125,8 @@ class VideoSink:
             stream = self._container.add_stream("libx264", rate=self.fps)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.time_base = 1 / self.fps
-            stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+            stream.options = {"crf": str(self.crf), "preset": self.preset}
+            stream.codec_context.thread_count = self.threads
             self._stream = stream
         else:
             fourcc = cv2.VideoWriter_fourcc(*"mp4v")

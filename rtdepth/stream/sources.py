@@ -194,6 +194,8 @@ class LiveSource(Source):
                     self._cond.notify_all()
                 index += 1
                 continue
+            if getattr(self.cap, "ended", False):  # a paced file played to its end: a normal end
+                break
             failures += 1
             if failures > self.retries:
                 self.error = f"{self._describe()} stopped delivering frames (gave up after {self.retries} retries)"
@@ -226,6 +228,52 @@ class LiveSource(Source):
         self._stopped = True
         self._thread.join(timeout=2.0)
         self.cap.release()
+
+
+class _PacedCapture:
+    """A video file that delivers each frame at its time (start + index / fps), as a camera does."""
+
+    def __init__(self, path: Path) -> None:
+        self.cap = cv2.VideoCapture(str(path))
+        self.fps = _fps_of(self.cap)
+        self.start: float | None = None
+        self.index = 0
+        self.ended = False
+
+    def isOpened(self) -> bool:  # noqa: N802 - cv2.VideoCapture's interface
+        return self.cap.isOpened()
+
+    def get(self, prop: int) -> float:
+        return self.cap.get(prop)
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        ok, image = self.cap.read()
+        if not ok:
+            self.ended = True
+            return False, None
+        if self.start is None:
+            self.start = time.perf_counter()
+        delay = self.start + self.index / self.fps - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        self.index += 1
+        return True, image
+
+    def release(self) -> None:
+        self.cap.release()
+
+
+class PacedFileSource(LiveSource):
+    """A video file replayed at its own fps as a live camera: newest frame only, drops counted.
+
+    Measures the ``live`` path (glass-to-glass latency, frames dropped) without a camera."""
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise RtdepthError(f"{path}: no such file")
+        super().__init__(str(path), retries=0, capture_factory=lambda: _PacedCapture(path))
+        self.frame_count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
 
 
 def open_source(spec: str | int, **live_kw: object) -> Source:

@@ -30,6 +30,12 @@ class StageTimer:
         finally:
             self.add(stage, time.perf_counter() - t0)
 
+    def percentiles_ms(self, stage: str, qs: tuple[float, ...] = (50, 95)) -> tuple[float, ...] | None:
+        """Percentiles of one stage in milliseconds; None if it never ran."""
+        with self._lock:
+            values = list(self._times.get(stage, ()))
+        return tuple(float(v) * 1000 for v in np.percentile(values, qs)) if values else None
+
     def medians_ms(self) -> dict[str, float]:
         """Median milliseconds per stage."""
         with self._lock:
