@@ -435,6 +435,39 @@ def bench(
         console.print(t3)
 
 
+@app.command()
+def serve(
+    source: str = typer.Argument("0", help="Camera index, device path, stream URL, video file (looped) or folder."),
+    weights: Optional[Path] = WeightsOpt,
+    backend: str = BackendOpt,
+    device: str = DeviceOpt,
+    precision: Optional[str] = PrecisionOpt,
+    size: Optional[str] = SizeOpt,
+    engines_dir: Optional[Path] = EnginesOpt,
+    no_build: bool = NoBuildOpt,
+    onnx_output: Optional[str] = OnnxOutputOpt,
+    colormap: str = ColormapOpt,
+    layout: str = LayoutOpt,
+    alpha: float = AlphaOpt,
+    range_: Optional[tuple[float, float]] = RangeOpt,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (other than localhost: prints a warning)."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    token: Optional[str] = typer.Option(None, "--token", help="Require this token on every request (?token=...)."),
+    max_upload_mb: int = typer.Option(50, "--max-upload-mb", help="Largest upload accepted."),
+    max_video_seconds: float = typer.Option(60.0, "--max-video-seconds", help="Longest uploaded video accepted."),
+) -> None:
+    """Live depth in a web browser (MJPEG), with controls, snapshots and uploads; Ctrl-C stops it."""
+    if not 0 < port < 65536:
+        raise RtdepthError("--port must be 1..65535")
+    if max_upload_mb < 1 or max_video_seconds <= 0:
+        raise RtdepthError("--max-upload-mb and --max-video-seconds must be positive")
+    viz = _viz(colormap, layout, alpha, range_)
+    from .serve.run import serve as run_server
+
+    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output)
+    run_server(source, opener, viz, host, port, token, max_upload_mb, max_video_seconds, err_console)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def train(ctx: typer.Context) -> None:
     """Train a model (same options as python -m train; --help for them)."""

@@ -35,6 +35,9 @@ class Sinks:
     window: WindowSink | None = None
     raw: RawDepthSink | None = None
     ply: PointCloudSink | None = None
+    # Called on the inference thread with each shown image, its depth and the frame's capture time;
+    # returning False stops the run (the browser view publishes frames this way).
+    preview: Callable[[np.ndarray, np.ndarray, float], bool] | None = None
 
     def close(self) -> None:
         for sink in (self.video, self.window):
@@ -148,6 +151,8 @@ def run_stream(
                     viz.cycle_colormap()
                 elif action == "layout":
                     viz.cycle_layout()
+            if sinks.preview is not None and sinks.preview(image, depth, frame.captured) is False:
+                break
             if source.live:  # glass to glass: captured -> shown (or ready to show, headless)
                 timer.add("latency", time.perf_counter() - frame.captured)
             writer.queue.put((frame.index, image, depth, frame.image))

@@ -1,0 +1,155 @@
+"""The live half of the server: one pipeline thread publishes each new frame once, for any number of viewers.
+
+Each frame is JPEG-encoded once on the pipeline thread; viewers only copy the bytes, so a tenth tab costs
+a socket write, not an encode. Controls change the shared ``Visualizer`` between frames.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from rtdepth.errors import RtdepthError
+from rtdepth.estimator import DepthEstimator
+from rtdepth.stream.pipeline import Sinks, run_stream
+from rtdepth.stream.sources import PacedFileSource, Source, open_source
+from rtdepth.stream.timing import RateMeter
+from rtdepth.stream.visualize import COLORMAPS, LAYOUTS, Visualizer, make_normalizer
+
+
+@dataclass
+class Published:
+    """The newest frame: its number, JPEG bytes (shared by all viewers), the colour image and raw depth."""
+
+    seq: int
+    jpeg: bytes
+    image: np.ndarray
+    depth: np.ndarray
+    captured: float
+
+
+def open_live_source(spec: str) -> Source:
+    """Cameras and streams as they come; a file or folder is played at its own fps, as a camera would."""
+    source = open_source(spec)
+    if source.live:
+        return source
+    path = getattr(source, "path", None)
+    if path is not None:
+        source.close()
+        return PacedFileSource(path)
+    return source
+
+
+class LiveService:
+    """Runs the pipeline on a thread until ``stop``; files loop, so a demo clip plays for as long as viewers watch."""
+
+    def __init__(self, spec: str, estimator: DepthEstimator, viz: Visualizer, jpeg_quality: int = 80,
+                 source_factory: Callable[[str], Source] = open_live_source) -> None:  # fmt: skip
+        self.spec, self.estimator, self.viz, self.quality = spec, estimator, viz, jpeg_quality
+        self._factory = source_factory
+        self._cond = threading.Condition()
+        self._latest: Published | None = None
+        self._stop = threading.Event()
+        self._meter = RateMeter()
+        self.fps = 0.0
+        self.latency_ms = 0.0
+        self.error: str | None = None
+        self.lock = threading.Lock()  # held while settings change, so a frame never sees half a change
+        self._source = self._factory(spec)  # opened here: a bad source fails the command, not a thread
+        self._thread = threading.Thread(target=self._run, name="rtdepth-serve", daemon=True)
+
+    def start(self) -> LiveService:
+        self._thread.start()
+        return self
+
+    def _publish(self, image: np.ndarray, depth: np.ndarray, captured: float) -> bool:
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        now = time.perf_counter()
+        self.fps = self._meter.tick()
+        self.latency_ms = (now - captured) * 1000
+        with self._cond:
+            seq = self._latest.seq + 1 if self._latest else 1
+            self._latest = Published(seq, buf.tobytes() if ok else b"", image, depth, captured)
+            self._cond.notify_all()
+        return not self._stop.is_set()
+
+    def _run(self) -> None:
+        source = self._source
+        try:
+            while not self._stop.is_set():
+                with source:
+                    stats = run_stream(source, self.estimator, _LockedViz(self), Sinks(preview=self._publish), hud=True)
+                if stats.error:
+                    self.error = stats.error
+                    break
+                if self._stop.is_set() or source.live and not isinstance(source, PacedFileSource):
+                    break
+                source = self._source = self._factory(self.spec)  # a file ended: play it again
+        except Exception as exc:  # noqa: BLE001 - reported on the page and by stop()
+            self.error = str(exc)
+        finally:
+            with self._cond:
+                self._cond.notify_all()
+
+    def latest(self) -> Published | None:
+        with self._cond:
+            return self._latest
+
+    def wait_newer(self, seq: int, timeout: float = 1.0) -> Published | None:
+        """The first frame newer than ``seq`` (None on timeout or when the pipeline ended)."""
+        with self._cond:
+            self._cond.wait_for(lambda: (self._latest is not None and self._latest.seq > seq) or not self.running,
+                                timeout)  # fmt: skip
+            return self._latest if self._latest is not None and self._latest.seq > seq else None
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def set_controls(self, colormap: str | None = None, layout: str | None = None, alpha: float | None = None,
+                     range_: tuple[float, float] | None | str = "keep") -> dict:  # fmt: skip
+        """Change what the next frame looks like; values are checked like the CLI's."""
+        if colormap is not None and colormap not in COLORMAPS:
+            raise RtdepthError(f"unknown colormap {colormap!r}; use one of {', '.join(COLORMAPS)}")
+        if layout is not None and layout not in LAYOUTS:
+            raise RtdepthError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
+        if alpha is not None and not 0.0 <= alpha <= 1.0:
+            raise RtdepthError("alpha must be within 0..1")
+        normalizer = make_normalizer(range_) if range_ != "keep" else None  # checks near < far
+        with self.lock:
+            self.viz.colormap = colormap or self.viz.colormap
+            self.viz.layout = layout or self.viz.layout
+            self.viz.alpha = self.viz.alpha if alpha is None else alpha
+            if normalizer is not None:
+                self.viz.range_, self.viz.normalizer = range_, normalizer
+        return self.controls()
+
+    def controls(self) -> dict:
+        v = self.viz
+        return {"colormap": v.colormap, "layout": v.layout, "alpha": v.alpha, "range": list(v.range_) if v.range_ else None}
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the pipeline and release the camera or file."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._source.close()
+
+
+class _LockedViz:
+    """The service's Visualizer, rendered under its lock."""
+
+    def __init__(self, service: LiveService) -> None:
+        self._service = service
+
+    def render(self, frame_bgr: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        with self._service.lock:
+            return self._service.viz.render(frame_bgr, depth)
+
+    def __getattr__(self, name: str):
+        return getattr(self._service.viz, name)

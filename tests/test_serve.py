@@ -1,0 +1,174 @@
+"""``rtdepth serve``: the HTTP API through the ASGI test client, and the page in a real headless browser."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+
+import av
+import cv2
+import numpy as np
+import pytest
+from helpers import make_clip, tum_rgb
+
+from rtdepth.estimator import DepthEstimator
+from rtdepth.serve.app import BOUNDARY, create_app
+from rtdepth.serve.live import LiveService
+from rtdepth.serve.uploads import Limits
+from rtdepth.stream.visualize import Visualizer
+
+starlette_testclient = pytest.importorskip("starlette.testclient")
+
+
+@pytest.fixture()
+def service(real_clip, tiny_weights):
+    svc = LiveService(str(real_clip), DepthEstimator.from_weights(tiny_weights, "torch", "cpu"), Visualizer()).start()
+    yield svc
+    svc.stop()
+    assert not svc.running
+
+
+def client_for(service, tiny_weights, **kw):
+    app = create_app(service, lambda: DepthEstimator.from_weights(tiny_weights, "torch", "cpu"), **kw)
+    return starlette_testclient.TestClient(app)
+
+
+def jpeg_parts(body: bytes) -> list[np.ndarray]:
+    parts = []
+    for chunk in body.split(f"--{BOUNDARY}".encode())[1:]:
+        payload = chunk.split(b"\r\n\r\n", 1)[1].rstrip(b"\r\n")
+        parts.append(cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR))
+    return parts
+
+
+def test_stream_yields_new_jpeg_frames(service, tiny_weights):
+    with client_for(service, tiny_weights) as client:
+        r = client.get("/stream.mjpg", params={"frames": 3})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("multipart/x-mixed-replace")
+        frames = jpeg_parts(r.content)
+        assert len(frames) == 3 and all(f is not None and f.shape == (48, 64, 3) for f in frames)
+        stats = client.get("/api/stats").json()
+        assert stats["running"] and stats["fps"] > 0 and stats["controls"]["layout"] == "overlay"
+
+
+def test_controls_change_the_next_frame_and_bad_values_are_400(service, tiny_weights):
+    with client_for(service, tiny_weights) as client:
+        r = client.post("/api/controls", json={"layout": "side-by-side", "colormap": "gray", "range": [0.5, 4.0]})
+        assert r.status_code == 200
+        assert r.json() == {"colormap": "gray", "layout": "side-by-side", "alpha": 0.6, "range": [0.5, 4.0]}
+        seq = service.latest().seq if service.latest() else 0
+        newer = service.wait_newer(seq + 1, timeout=10)  # a frame rendered entirely after the change
+        assert newer is not None and newer.image.shape == (48, 128, 3)
+        right = newer.image[:, 64:]
+        assert np.array_equal(right[..., 0], right[..., 2])  # gray colormap: equal channels
+        for bad in ({"colormap": "nope"}, {"alpha": 2}, {"range": [5, 1]}, {"range": "x"}, [1, 2]):
+            assert client.post("/api/controls", json=bad).status_code == 400
+        assert client.post("/api/controls", json={"range": None}).json()["range"] is None
+
+
+def test_snapshots_are_colour_and_16_bit_depth_pngs(service, tiny_weights):
+    service.wait_newer(0, timeout=10)
+    with client_for(service, tiny_weights) as client:
+        colour = client.get("/api/snapshot/colour.png")
+        depth = client.get("/api/snapshot/depth.png")
+    assert colour.status_code == depth.status_code == 200 and "attachment" in colour.headers["content-disposition"]
+    c = cv2.imdecode(np.frombuffer(colour.content, np.uint8), cv2.IMREAD_UNCHANGED)
+    d = cv2.imdecode(np.frombuffer(depth.content, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert c.shape == (48, 64, 3) and d.shape == (48, 64) and d.dtype == np.uint16 and d.max() > 0
+
+
+def test_uploads_of_an_image_and_a_short_clip(service, tiny_weights, tum_dir, tmp_path):
+    image = tum_rgb(tum_dir, 3).read_bytes()
+    clip = make_clip(tmp_path / "ten.mp4", [cv2.resize(cv2.imread(str(tum_rgb(tum_dir, i))), (64, 48)) for i in range(10)])
+    with client_for(service, tiny_weights) as client:
+        r = client.post("/api/depth/image", content=image, headers={"content-type": "image/jpeg"})
+        assert r.status_code == 200 and cv2.imdecode(np.frombuffer(r.content, np.uint8), 1).shape == (240, 320, 3)
+        r = client.post("/api/depth/image", params={"output": "depth"}, content=image)
+        assert cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+        job = client.post("/api/depth/video", content=clip.read_bytes(), headers={"content-type": "video/mp4"})
+        assert job.status_code == 202
+        job_id = job.json()["id"]
+        deadline = time.monotonic() + 60
+        while (state := client.get(f"/api/jobs/{job_id}").json())["state"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert state["state"] == "done" and state["done"] == 10, state
+        result = client.get(f"/api/jobs/{job_id}/result.mp4")
+        assert result.status_code == 200
+        out = tmp_path / "result.mp4"
+        out.write_bytes(result.content)
+        with av.open(str(out)) as c:
+            assert c.streams.video[0].codec_context.name == "h264" and sum(1 for _ in c.decode(video=0)) == 10
+        folder = client.app.state.uploads().folder
+        assert folder.is_dir() and not list(folder.glob("*-in.*"))  # the upload is gone once processed
+    assert not folder.exists()  # results too, when the server stops
+
+
+def test_bad_uploads_are_4xx_and_the_server_keeps_serving(service, tiny_weights, real_clip):
+    limits = Limits(max_bytes=200_000, max_seconds=0.3)
+    with client_for(service, tiny_weights, limits=limits) as client:
+        assert client.post("/api/depth/image", content=b"not an image").status_code == 415
+        assert client.post("/api/depth/image", content=b"").status_code == 400
+        assert client.post("/api/depth/image", content=b"x" * 300_000).status_code == 413
+        truncated = real_clip.read_bytes()[:1500]
+        assert client.post("/api/depth/video", content=truncated, headers={"content-type": "video/mp4"}).status_code == 415
+        long_clip = client.post("/api/depth/video", content=real_clip.read_bytes(), headers={"content-type": "video/mp4"})
+        assert long_clip.status_code == 400 and "longer" in long_clip.json()["error"]
+        assert client.get("/api/jobs/../../etc/passwd").status_code == 404
+        assert client.get("/api/stats").json()["running"]
+        assert len(jpeg_parts(client.get("/stream.mjpg", params={"frames": 1}).content)) == 1
+
+
+def test_token_is_required_on_every_request(service, tiny_weights):
+    with client_for(service, tiny_weights, token="s3cret") as client:
+        assert client.get("/api/stats").status_code == 401
+        assert client.get("/api/stats", params={"token": "wrong"}).status_code == 401
+        assert client.get("/api/stats", headers={"authorization": "Bearer s3cret"}).status_code == 200
+        page = client.get("/", params={"token": "s3cret"})
+        assert page.status_code == 200 and "rtdepth_token" in page.headers["set-cookie"]
+        assert client.get("/api/stats").status_code == 200  # the cookie the page set
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_page_in_a_headless_browser(service, tiny_weights, tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver")
+    browser, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    if not (browser and driver_path):
+        pytest.skip("no chromium/chromedriver installed (Debian: apt-get install chromium chromium-driver)")
+    import uvicorn
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    port = _free_port()
+    app = create_app(service, lambda: DepthEstimator.from_weights(tiny_weights, "torch", "cpu"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = browser
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1100,700"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=opts)
+    try:
+        driver.get(f"http://127.0.0.1:{port}/")
+        wait = WebDriverWait(driver, 30)
+        wait.until(lambda d: d.execute_script("return document.getElementById('stream').naturalWidth") == 64)
+        wait.until(lambda d: "FPS" in d.find_element(By.ID, "stats").text)
+        first = driver.find_element(By.ID, "stats").text
+        wait.until(lambda d: d.find_element(By.ID, "stats").text != first)  # the page keeps updating
+        Select(driver.find_element(By.ID, "layout")).select_by_visible_text("side-by-side")
+        wait.until(lambda d: d.execute_script("return document.getElementById('stream').naturalWidth") == 128)
+        assert service.controls()["layout"] == "side-by-side"
+        driver.save_screenshot(str(tmp_path / "page.png"))
+        assert cv2.imread(str(tmp_path / "page.png")) is not None
+    finally:
+        driver.quit()
+        server.should_exit = True
+        thread.join(timeout=10)
