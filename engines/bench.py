@@ -200,6 +200,72 @@ def live_latency(weights: Path, factory: Callable[[], Backend], clip: Path | Non
                    stats.fps, med, p95, src.dropped / max(delivered, 1))  # fmt: skip
 
 
-def as_json(latency: list[LatencyRow], e2e: list[EndToEndRow], live: list[LiveRow] | None = None) -> dict:
+@dataclass
+class ServeRow:
+    model: str
+    backend: str
+    precision: str
+    alone_fps: float
+    one_viewer_fps: float
+
+    @property
+    def ratio(self) -> float:
+        return self.one_viewer_fps / self.alone_fps if self.alone_fps else 0.0
+
+
+def serve_cost(weights: Path, factory: Callable[[], Backend], clip: Path | None = None, seconds: float = 15.0) -> ServeRow:
+    """The serve pipeline's rate on a clip read as fast as it decodes (looped), with no viewer and with one
+    browser-like viewer reading the MJPEG stream over real HTTP: what serving costs the pipeline."""
+    import socket
+    import threading
+    import urllib.request
+
+    import uvicorn
+
+    from rtdepth.estimator import DepthEstimator
+    from rtdepth.serve.app import create_app
+    from rtdepth.serve.live import LiveService
+    from rtdepth.stream.sources import VideoSource
+    from rtdepth.stream.visualize import Visualizer
+
+    clip = clip or ASSETS / "demo.mp4"
+    est = DepthEstimator(factory(), read_info(weights))
+
+    def rate(viewer: bool) -> float:
+        service = LiveService(str(clip), est, Visualizer(), source_factory=lambda spec: VideoSource(spec)).start()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(create_app(service, lambda: est), host="127.0.0.1", port=port,
+                                               log_level="warning"))  # fmt: skip
+        threading.Thread(target=server.run, daemon=True).start()
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not server.started:
+                time.sleep(0.05)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/stream.mjpg") as r:
+                while not stop.is_set() and r.read(65536):
+                    pass
+
+        if viewer:
+            threading.Thread(target=watch, daemon=True).start()
+        time.sleep(3.0)  # warm-up
+        first = service.latest().seq if service.latest() else 0
+        t0 = time.perf_counter()
+        time.sleep(seconds)
+        frames = (service.latest().seq if service.latest() else 0) - first
+        fps = frames / (time.perf_counter() - t0)
+        stop.set()
+        server.should_exit = True
+        service.stop()
+        return fps
+
+    alone, watched = rate(False), rate(True)
+    return ServeRow(est.info.model, est.backend_name, est.precision, alone, watched)
+
+
+def as_json(latency: list[LatencyRow], e2e: list[EndToEndRow], live: list[LiveRow] | None = None,
+            serve: list[ServeRow] | None = None) -> dict:  # fmt: skip
     return {"latency": [asdict(r) for r in latency], "end_to_end": [asdict(r) | {"ratio": r.ratio} for r in e2e],
-            "live": [asdict(r) for r in live or []]}  # fmt: skip
+            "live": [asdict(r) for r in live or []], "serve": [asdict(r) | {"ratio": r.ratio} for r in serve or []]}  # fmt: skip

@@ -355,6 +355,7 @@ def bench(
     clip: Optional[Path] = typer.Option(None, "--clip", help="Clip for the end-to-end rate (default: bundled demo)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     live: bool = typer.Option(False, "--live", help="Also the live path: clip replayed at its fps as a camera."),
+    serve_cost: bool = typer.Option(False, "--serve", help="Also what serving one browser viewer costs the pipeline."),
     engines_dir: Optional[Path] = EnginesOpt,
 ) -> None:
     """Median/p95 latency per backend and size, the end-to-end video rate against model-only, and with
@@ -368,6 +369,7 @@ def bench(
     from rich.table import Table
 
     from engines.bench import as_json, backend_factories, end_to_end, latency_table, live_latency, weights_for_models
+    from engines.bench import serve_cost as bench_serve
     from rtdepth.checkpoint import read_info, resolve_weights
     from rtdepth.models import list_models
     from rtdepth.runtime.backends import resolve_device
@@ -387,8 +389,10 @@ def bench(
                if not (label == "torch fp32" and dev != "cpu")]  # fmt: skip
         lives = [live_latency(paths[0], factory, clip) for label, factory in factories
                  if live and not (label == "torch fp32" and dev != "cpu")]  # fmt: skip
+        serves = [bench_serve(paths[0], factory, clip) for label, factory in factories
+                  if serve_cost and not (label == "torch fp32" and dev != "cpu")]  # fmt: skip
     if json_out:
-        console.print_json(json.dumps(as_json(rows, e2e, lives)))
+        console.print_json(json.dumps(as_json(rows, e2e, lives, serves)))
         return
     table = Table(
         "model",
@@ -433,6 +437,11 @@ def bench(
             t3.add_row(r.model, r.backend, r.precision, r.size, f"{r.source_fps:.0f}", f"{r.shown_fps:.1f}",
                        f"{r.latency_median_ms:.1f}", f"{r.latency_p95_ms:.1f}", f"{r.dropped_share:.0%}")  # fmt: skip
         console.print(t3)
+    if serves:
+        t4 = Table("model", "backend", "precision", "no viewer fps", "one viewer fps", "ratio", title="serve (clip looped)")
+        for r in serves:
+            t4.add_row(r.model, r.backend, r.precision, f"{r.alone_fps:.1f}", f"{r.one_viewer_fps:.1f}", f"{r.ratio:.2f}")
+        console.print(t4)
 
 
 @app.command()
