@@ -172,3 +172,39 @@ def test_page_in_a_headless_browser(service, tiny_weights, tmp_path):
         driver.quit()
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_serve_command_stops_cleanly_on_sigterm(real_clip, tiny_weights):
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rtdepth", "serve", str(real_clip), "-w", str(tiny_weights), "-b", "torch",
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline, stats = time.monotonic() + 180, None  # start-up imports torch: slow on a busy machine
+        while stats is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/stats", timeout=2) as r:
+                    stats = r.read()
+            except OSError:
+                time.sleep(0.3)
+        assert stats is not None and b'"running":true' in stats
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and "stopped (SIGTERM)" in err, err
+    finally:
+        proc.kill()  # never leave a server running when an assertion failed
+        proc.communicate()
+
+
+def test_serve_refuses_bad_options_before_starting(real_clip):
+    import subprocess
+    import sys
+
+    for args in (["--port", "0"], ["--max-upload-mb", "0"], ["--colormap", "nope"]):
+        r = subprocess.run([sys.executable, "-m", "rtdepth", "serve", str(real_clip), *args], capture_output=True, text=True)
+        assert r.returncode == 2 and r.stderr.count("error") == 1, r.stderr

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from collections.abc import Callable
 
 from rich.console import Console
@@ -28,16 +31,50 @@ def serve(source: str, open_estimator: Callable[[], DepthEstimator], viz: Visual
                       f"{'' if token else ' (set --token to require one)'}[/]")  # fmt: skip
     service = LiveService(source, open_estimator(), viz)  # a bad source or weights fail here, before listening
     app = create_app(service, open_estimator, token, Limits(max_upload_mb * 2**20, max_video_seconds))
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
     service.start()
     shown = f"http://{'[' + host + ']' if ':' in host else host}:{port}/" + (f"?token={token}" if token else "")
     console.print(f"serving {service.estimator.describe()} from {source} at {shown} (Ctrl-C stops)", soft_wrap=True)
     try:
         server.run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         pass
     finally:
         service.stop()
     if service.error:
         console.print(f"[yellow]pipeline stopped early: {service.error}[/]")
-    console.print("stopped: camera released, uploads removed")
+    how = {signal.SIGINT: " (Ctrl-C)", signal.SIGTERM: " (SIGTERM)"}.get(server.stopped_by, "")
+    console.print(f"stopped{how}: camera released, uploads removed")
+
+
+def _make_server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, stopped by Ctrl-C or SIGTERM like any service: a graceful shutdown, then a normal
+        return (uvicorn would re-raise the signal afterwards, killing the process before the camera is released)."""
+
+        stopped_by: int | None = None
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+
+            def handler(sig: int, frame: object) -> None:
+                self.stopped_by = sig
+                self.handle_exit(sig, frame)
+
+            previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, old in previous.items():
+                    signal.signal(sig, old)
+
+    return Server
+
+
+def _Server(config):  # noqa: N802 - builds the class on first use so uvicorn is imported only when serving
+    return _make_server_class()(config)
