@@ -67,7 +67,7 @@ def gpu_tests(out: Path) -> dict:
 
 
 def bench(iters: int, frames: int) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "rtdepth", "bench", "--device", "cuda", "--models", "all", "--json",
+    proc = subprocess.run([sys.executable, "-m", "rtdepth", "bench", "--device", "cuda", "--models", "all", "--json", "--live",
                            "--iters", str(iters), "--e2e-frames", str(frames)],
                           cwd=ROOT, capture_output=True, text=True, timeout=1800)  # fmt: skip
     if proc.returncode:
