@@ -153,6 +153,13 @@ def summary_markdown(report: dict) -> str:
             lines.append(f"| {e['model']} {e['backend']} | {e['precision']} | {e['size']} | {e['model_fps']:.1f} | "
                          f"{e['video_fps']:.1f} | {e['ratio']:.2f} |")
         lines.append("")
+    if bench_report.get("live"):
+        lines += ["| live (clip paced as a camera) | precision | shown fps | latency median ms | p95 ms | dropped |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for r in bench_report["live"]:
+            lines.append(f"| {r['model']} {r['backend']} | {r['precision']} | {r['shown_fps']:.1f} | "
+                         f"{r['latency_median_ms']:.1f} | {r['latency_p95_ms']:.1f} | {r['dropped_share']:.0%} |")
+        lines.append("")
     if isinstance(report.get("training"), list):
         lines += ["| training | precision | size | batch | samples/s | step ms | peak MB |", "|---|---|---|---|---|---|---|"]
         for t in report["training"]:
