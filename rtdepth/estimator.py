@@ -41,12 +41,13 @@ class DepthEstimator:
         size: tuple[int, int] | None = None,
         precision: str | None = None,
         onnx_output: str | None = None,
+        busy_wait: bool = True,
     ) -> DepthEstimator:
         """Open weights (None: the bundled default) on the chosen backend and device; ``onnx_output``
         (metres or inverse) is needed only for a third-party ONNX file."""
         from rtdepth.runtime.open import open_backend
 
-        be, info = open_backend(weights, backend, device, precision, size, onnx_output)
+        be, info = open_backend(weights, backend, device, precision, size, onnx_output, busy_wait)
         return cls(be, info, size)
 
     @property

@@ -39,10 +39,12 @@ def open_backend(
     precision: str | None = None,
     size: tuple[int, int] | None = None,
     onnx_output: str | None = None,
+    busy_wait: bool = True,
 ) -> tuple[Backend, WeightsInfo]:
     """Open ``backend`` for ``weights`` (None: bundled default); ``weights`` may be ``.onnx`` or ``.engine``.
 
-    ``onnx_output`` names what a third-party ONNX file outputs (metres or inverse); rtdepth's own say so."""
+    ``onnx_output`` names what a third-party ONNX file outputs (metres or inverse); rtdepth's own say so.
+    ``busy_wait=False`` suits pipelines that run other threads beside the model (ONNX Runtime only)."""
     if backend not in BACKENDS:
         raise RtdepthError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     if precision not in PRECISIONS:
@@ -55,7 +57,8 @@ def open_backend(
         h = engine.header
         return engine, WeightsInfo(h.model, input_size=tuple(h.input_size), depth_range=tuple(h.depth_range))
     if path.suffix == ".onnx":
-        ort = OnnxRuntimeBackend(path, resolve_device(device) if device != "auto" else "cpu", output=onnx_output)
+        ort = OnnxRuntimeBackend(path, resolve_device(device) if device != "auto" else "cpu", output=onnx_output,
+                                 busy_wait=busy_wait)
         return ort, _info_from_onnx(ort)
     info = read_info(path)
     dev = resolve_device(device)
@@ -72,7 +75,7 @@ def open_backend(
         found = found or cache.find_onnx(path)
         if found is None:
             raise RtdepthError(f"no ONNX export of {path.name} in {cache.engines_dir()}: run rtdepth export -w {path}")
-        return OnnxRuntimeBackend(found, dev if found.name.endswith("-fp32.onnx") else "cpu"), info
+        return OnnxRuntimeBackend(found, dev if found.name.endswith("-fp32.onnx") else "cpu", busy_wait=busy_wait), info
     from rtdepth.runtime.tensorrt import TensorRTBackend, find_engine
 
     engine = find_engine(path, precision or "fp16", size)
