@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from rtdepth.checkpoint import ASSETS, WeightsInfo, default_weights, load_model, read_info, save_weights
@@ -199,7 +200,8 @@ def live_latency(weights: Path, factory: Callable[[], Backend], clip: Path | Non
     with PacedFileSource(clip) as src:
         stats = run_stream(src, est, Visualizer(), Sinks())
         delivered = src.dropped + stats.frames
-        size = est.model_size_for((src.cap.get(3) or 320, src.cap.get(4) or 240))
+        frame_wh = (src.cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 320, src.cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 240)
+        size = est.model_size_for(frame_wh)
         fps = src.fps
     med, p95 = stats.latency_ms or (float("nan"), float("nan"))
     return LiveRow(est.info.model, backend.name, precision_label(backend), f"{int(size[0])}x{int(size[1])}", fps,

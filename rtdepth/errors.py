@@ -22,7 +22,7 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, delivered like Ctrl-C so the same clean-up runs (outputs finalised, training state saved)."""
 
 
-SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}  # the shell's 128 + signal number
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
@@ -56,9 +56,10 @@ def run_app(app, args: Sequence[str] | None = None, prog_name: str | None = None
     except Exit as exc:
         code = exc.exit_code
     except (Abort, KeyboardInterrupt) as exc:
-        code = 143 if isinstance(exc, Terminated) or isinstance(exc.__context__, Terminated) else 130
-    if code in (130, 143):  # an interrupt that no command reported
-        print("interrupted" + (" (SIGTERM)" if code == 143 else ""), file=sys.stderr)
+        terminated = isinstance(exc, Terminated) or isinstance(exc.__context__, Terminated)
+        code = SIGNAL_EXIT[signal.SIGTERM if terminated else signal.SIGINT]
+    if code in SIGNAL_EXIT.values():  # an interrupt that no command reported
+        print("interrupted" + (" (SIGTERM)" if code == SIGNAL_EXIT[signal.SIGTERM] else ""), file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from rtdepth.errors import RtdepthError
+from rtdepth.sizes import MAX_SIDE
 
 
 @dataclass
@@ -93,7 +94,8 @@ class TrainConfig:
         limits = [
             ("epochs", self.epochs >= 1, "at least 1"), ("batch_size", self.batch_size >= 1, "at least 1"),
             ("lr", self.lr > 0, "positive"), ("end_lr", self.end_lr >= 0, "0 or more"),
-            ("width", 16 <= self.width <= 8192, "16..8192"), ("height", 16 <= self.height <= 8192, "16..8192"),
+            ("width", 16 <= self.width <= MAX_SIDE, f"16..{MAX_SIDE}"),
+            ("height", 16 <= self.height <= MAX_SIDE, f"16..{MAX_SIDE}"),
             ("val_fraction", 0 < self.val_fraction < 1, "between 0 and 1"),
             ("split_blocks", self.split_blocks >= 2, "2 or more"), ("workers", self.workers >= 0, "0 or more"),
             ("max_steps", self.max_steps is None or self.max_steps >= 1, "at least 1"),

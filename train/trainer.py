@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from rtdepth.checkpoint import WeightsInfo, file_sha256, load_model, resolve_weights, save_weights
 from rtdepth.data import open_dataset
 from rtdepth.data.splits import resolve_split, split_indices
-from rtdepth.errors import RtdepthError
+from rtdepth.errors import SIGNAL_EXIT, RtdepthError
 from rtdepth.metrics import MetricAccumulator, compute_metrics
 from rtdepth.models import DepthNet, create_model, load_encoder_weights
 from train.augment import AugmentConfig
@@ -122,7 +122,7 @@ class StopRequest:
         save_state(run)
         raise Interrupted(
             f"{where} (step {run.meta['step']}); state saved in {run.out / 'state.safetensors'}, continue with --resume",
-            143 if self.signal == signal.SIGTERM else 130,
+            SIGNAL_EXIT.get(self.signal, SIGNAL_EXIT[signal.SIGINT]),
         )
 
 

@@ -88,8 +88,7 @@ def open_backend(
 
 def _info_from_onnx(backend: OnnxRuntimeBackend) -> WeightsInfo:
     m = backend.metadata
-    shape = backend.session.get_inputs()[0].shape
-    static = (shape[3], shape[2]) if all(isinstance(d, int) for d in shape[2:]) else (320, 240)
+    static = backend.static_hw[::-1] if backend.static_hw else (320, 240)
     size = (int(m.get("input_width", static[0])), int(m.get("input_height", static[1])))
     return WeightsInfo(
         m.get("model", "onnx"),

@@ -30,7 +30,6 @@ class Published:
     jpeg: bytes
     image: np.ndarray
     depth: np.ndarray
-    captured: float
 
 
 def open_live_source(spec: str) -> Source:
@@ -74,7 +73,7 @@ class LiveService:
         self.latency_ms = (now - captured) * 1000
         with self._cond:
             seq = self._latest.seq + 1 if self._latest else 1
-            self._latest = Published(seq, buf.tobytes() if ok else b"", image, depth, captured)
+            self._latest = Published(seq, buf.tobytes() if ok else b"", image, depth)
             self._cond.notify_all()
         return not self._stop.is_set()
 

@@ -19,6 +19,7 @@ import numpy as np
 from rtdepth.errors import RtdepthError
 from rtdepth.estimator import DepthEstimator
 from rtdepth.runtime.preprocess import to_bgr8
+from rtdepth.stream.depth_io import depth_to_mm16
 from rtdepth.stream.pipeline import Sinks, run_stream
 from rtdepth.stream.sinks import VideoSink
 from rtdepth.stream.sources import VideoSource
@@ -44,7 +45,7 @@ def png(image: np.ndarray) -> bytes:
 
 def depth_png16(depth: np.ndarray) -> bytes:
     """Raw depth as a 16-bit PNG in millimetres (what RGB-D tools read)."""
-    return png(np.clip(np.round(depth * 1000.0), 0, 65535).astype(np.uint16))
+    return png(depth_to_mm16(depth))
 
 
 def image_depth(data: bytes, estimator: DepthEstimator, viz: Visualizer, limits: Limits) -> tuple[bytes, bytes]:

@@ -21,7 +21,12 @@ def save_depth(path: str | Path, depth: np.ndarray) -> Path:
         return _write_bytes(path, buf.getvalue())
     if path.suffix != ".png":
         raise RtdepthError(f"{path}: raw depth must be .png (16-bit mm) or .npy")
-    return write_image(path, np.clip(np.round(depth * 1000.0), 0, 65535).astype(np.uint16))
+    return write_image(path, depth_to_mm16(depth))
+
+
+def depth_to_mm16(depth: np.ndarray) -> np.ndarray:
+    """Metres -> uint16 millimetres (clipped to 65.535 m), what RGB-D tools read from a 16-bit PNG."""
+    return np.clip(np.round(depth * 1000.0), 0, 65535).astype(np.uint16)
 
 
 def write_image(path: str | Path, image: np.ndarray, params: list[int] | None = None) -> Path:

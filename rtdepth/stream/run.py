@@ -5,6 +5,7 @@ one line before the model loads."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rtdepth.errors import RtdepthError
+from rtdepth.errors import SIGNAL_EXIT, RtdepthError
 from rtdepth.estimator import DepthEstimator
 from rtdepth.stream.pipeline import RunStats, Sinks, run_stream
 from rtdepth.stream.sinks import VIDEO_SUFFIXES, PointCloudSink, RawDepthSink, VideoSink, WindowSink, check_output
@@ -119,7 +120,7 @@ def _finish(stats: RunStats, output: str | None, console: Console) -> None:
     summary = f"{stats.frames} frames{where} at {stats.fps:.1f} fps (median ms: {stages})"
     if stats.interrupted:
         raise StreamInterrupted(f"interrupted{' (SIGTERM)' if stats.terminated else ''}: wrote {summary}",
-                                143 if stats.terminated else 130)
+                                SIGNAL_EXIT[signal.SIGTERM if stats.terminated else signal.SIGINT])
     if stats.error:
         raise StreamFailed(f"{stats.error}; wrote {summary}")
     console.print(f"wrote {summary}" if output else f"done: {summary}")

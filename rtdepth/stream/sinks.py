@@ -96,14 +96,12 @@ class VideoSink:
     or a full disk never replaces a previous output, and the next run removes the stale partial file.
     """
 
-    def __init__(self, path: str | Path, fps: float, crf: int = 23, notice=print, preset: str | None = None,
-                 threads: int | None = None) -> None:  # fmt: skip
+    def __init__(self, path: str | Path, fps: float, crf: int = 23, notice=print, preset: str = PRESET,
+                 threads: int = THREADS) -> None:  # fmt: skip
         self.path = check_writable(path)
         self.partial = partial_path(self.path)
         self.fps = Fraction(fps).limit_denominator(1001)
-        self.crf = crf
-        self.preset = preset or PRESET
-        self.threads = THREADS if threads is None else threads
+        self.crf, self.preset, self.threads = crf, preset, threads
         self.frames = 0
         self._container = self._stream = self._cv_writer = None
         try:
