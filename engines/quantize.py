@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 
 from rtdepth.checkpoint import read_info, resolve_weights
+from rtdepth.data import open_dataset
+from rtdepth.data.readers import read_rgb
 from rtdepth.errors import RtdepthError
 from rtdepth.metrics import MetricAccumulator, compute_metrics
 from rtdepth.runtime import cache
@@ -41,23 +43,54 @@ class Int8Report:
         return self.fp32["delta1"] - self.int8["delta1"]
 
 
-def calibration_files(folder: str | Path) -> list[Path]:
+@dataclass
+class CalibrationFrames:
+    """Frames to calibrate on and held-out frames to judge on (with depth when the folder has it)."""
+
+    calibrate: list[np.ndarray]  # RGB uint8 at the model's input size
+    judge: list[tuple[np.ndarray, np.ndarray | None]]  # (RGB, depth in metres or None)
+
+    @property
+    def key(self) -> str:
+        """Names the int8 model by what it was calibrated on, so a new set builds a new model."""
+        digest = hashlib.sha256()
+        for rgb in self.calibrate:
+            digest.update(rgb.tobytes())
+        return digest.hexdigest()[:12]
+
+
+def calibration_frames(folder: str | Path, size: tuple[int, int], n_calib: int = 32, n_eval: int = 16) -> CalibrationFrames:
+    """The first 70% of a folder calibrates, the rest judges; an RGB-D folder is read by the dataset readers."""
     folder = Path(folder)
     if not folder.is_dir():
         raise RtdepthError(f"{folder}: no such calibration folder")
-    images = folder / "rgb" if (folder / "rgb").is_dir() else folder
-    files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if len(files) < 4:
-        raise RtdepthError(f"{folder}: calibration needs at least 4 images, found {len(files)}")
-    return files
+    try:
+        dataset = open_dataset(folder)
+    except RtdepthError:  # plain images: judged against the fp32 output
+        dataset = None
+    if dataset is not None:
+        count = len(dataset)
+        read = lambda i: (dataset[i].rgb, dataset[i].depth)  # noqa: E731
+    else:
+        images = folder / "rgb" if (folder / "rgb").is_dir() else folder
+        files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        count = len(files)
+        read = lambda i: (read_rgb(files[i]), None)  # noqa: E731
+    if count < 4:
+        raise RtdepthError(f"{folder}: calibration needs at least 4 images, found {count}")
+    split = int(count * 0.7)
+    calibrate = [_fit(read(i)[0], size) for i in _spread(list(range(split)), n_calib)]
+    judge = []
+    for i in _spread(list(range(split, count)), n_eval):
+        rgb, depth = read(i)
+        if depth is not None:
+            depth = cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST)
+        judge.append((_fit(rgb, size), depth))
+    return CalibrationFrames(calibrate, judge)
 
 
-def _load(path: Path, size: tuple[int, int]) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise RtdepthError(f"{path}: cannot read calibration image")
-    rgb = cv2.cvtColor(cv2.resize(img, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-    return rgb
+def _fit(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
 def _spread(items: list, n: int) -> list:
@@ -80,20 +113,16 @@ def build_int8(weights: str | Path | None, calib: str | Path, out_dir: Path | No
 
     weights = resolve_weights(weights)
     info = read_info(weights)
-    files = calibration_files(calib)
-    split = int(len(files) * 0.7)
-    calib_files, eval_files = _spread(files[:split], n_calib), _spread(files[split:], n_eval)
-    key = hashlib.sha256("|".join(f"{p.name}:{p.stat().st_size}" for p in calib_files).encode()).hexdigest()[:12]
-    fp32 = ensure_onnx(weights, out_dir)
-    target = cache.int8_path(weights, key, out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
     size = tuple(info.input_size)
+    frames = calibration_frames(calib, size, n_calib, n_eval)
+    fp32 = ensure_onnx(weights, out_dir)
+    target = cache.int8_path(weights, frames.key, out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
     if force or not target.is_file():
-        frames = [_load(p, size) for p in calib_files]
 
         class Reader(CalibrationDataReader):
             def __init__(self) -> None:
-                self._it = iter(frames)
+                self._it = iter(frames.calibrate)
 
             def get_next(self) -> dict[str, np.ndarray] | None:
                 rgb = next(self._it, None)
@@ -108,7 +137,7 @@ def build_int8(weights: str | Path | None, calib: str | Path, out_dir: Path | No
         pre.unlink(missing_ok=True)
         _mark_int8(tmp)
         tmp.replace(target)
-    report = measure_int8(fp32, target, eval_files, size, Path(calib))
+    report = measure_int8(fp32, target, frames.judge)
     if report.delta1_drop > max_drop:
         bad = target.with_suffix(".rejected.onnx")
         target.replace(bad)
@@ -129,23 +158,16 @@ def _mark_int8(path: Path) -> None:
     onnx.save(proto, str(path))
 
 
-def measure_int8(fp32: Path, int8: Path, files: list[Path], size: tuple[int, int], folder: Path) -> Int8Report:
-    """delta1 / abs rel of fp32 and int8 on held-out frames, against ground truth or fp32."""
+def measure_int8(fp32: Path, int8: Path, judge: list[tuple[np.ndarray, np.ndarray | None]]) -> Int8Report:
+    """delta1 / abs rel of fp32 and int8 on held-out frames, against ground truth where every frame has it, else fp32."""
     from rtdepth.runtime.backends import OnnxRuntimeBackend
 
     full, quant = OnnxRuntimeBackend(fp32), OnnxRuntimeBackend(int8)
     acc32, acc8 = MetricAccumulator(), MetricAccumulator()
-    has_gt = (folder / "depth").is_dir()
-    for p in files:
-        rgb = _load(p, size)
+    has_gt = all(depth is not None for _, depth in judge)
+    for rgb, depth in judge:
         d32, d8 = full.infer(rgb[None])[0], quant.infer(rgb[None])[0]
-        gt = None
-        if has_gt:
-            raw = cv2.imread(str(folder / "depth" / f"{p.stem}.png"), cv2.IMREAD_UNCHANGED)
-            if raw is not None and raw.ndim == 2:
-                gt = cv2.resize(raw, size, interpolation=cv2.INTER_NEAREST).astype(np.float32) / 1000.0
-        if gt is None:
-            has_gt, gt = False, d32
-        acc32.add(compute_metrics(d32, gt))
-        acc8.add(compute_metrics(d8, gt))
+        reference = depth if has_gt else d32
+        acc32.add(compute_metrics(d32, reference))
+        acc8.add(compute_metrics(d8, reference))
     return Int8Report(int8, "ground truth" if has_gt else "fp32 output", len(acc8), acc32.mean(), acc8.mean())

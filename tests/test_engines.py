@@ -123,6 +123,22 @@ def test_int8_needs_calibration_frames(tmp_path):
     assert r.returncode == 2 and "at least 4 images" in r.stderr
 
 
+def test_calibration_frames_read_rgbd_folders_with_the_dataset_readers(tmp_path, tum_dir):
+    from engines.quantize import calibration_frames
+
+    frames = calibration_frames(tum_dir, (64, 48), n_calib=4, n_eval=3)  # pairs.txt: names chosen by the list
+    assert len(frames.calibrate) == 4 and len(frames.judge) == 3
+    assert all(rgb.shape == (48, 64, 3) and depth.shape == (48, 64) and depth.max() > 0.3 for rgb, depth in frames.judge)
+    assert frames.key == calibration_frames(tum_dir, (64, 48), n_calib=4, n_eval=3).key
+    assert frames.key != calibration_frames(tum_dir, (64, 48), n_calib=5, n_eval=3).key
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for i in range(5):
+        (plain / f"{i}.jpg").write_bytes(tum_rgb(tum_dir, i).read_bytes())
+    judged = calibration_frames(plain, (64, 48), n_calib=4, n_eval=3).judge
+    assert judged and all(depth is None for _, depth in judged)  # judged against the fp32 output instead
+
+
 @pytest.mark.slow
 def test_int8_build_on_real_frames_is_cached_and_measured(tmp_path, tum_dir, tiny_weights, monkeypatch):
     from engines.quantize import build_int8

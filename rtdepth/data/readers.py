@@ -20,7 +20,8 @@ from rtdepth.data.sample import Sample
 from rtdepth.errors import RtdepthError
 
 
-def _read_rgb(path: Path) -> np.ndarray:
+def read_rgb(path: Path) -> np.ndarray:
+    """An image file as RGB uint8 (grey and alpha converted); a clear error when it is not one."""
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise RtdepthError(f"{path}: cannot read image")
@@ -55,7 +56,7 @@ class PairListDataset:
 
     def __getitem__(self, index: int) -> Sample:
         rgb_path, depth_path = self.pairs[index]
-        rgb = _read_rgb(rgb_path)
+        rgb = read_rgb(rgb_path)
         return Sample(rgb, _read_depth_png(depth_path, self.depth_scale, rgb.shape[:2]))
 
 
