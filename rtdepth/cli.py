@@ -79,7 +79,10 @@ def _prepare_engine(weights, backend, device, precision, size, no_build) -> None
                 raise RtdepthError(f"no cached TensorRT engine for {path.name} on this GPU and --no-build was given")
             from engines.tensorrt import build_engine
 
-            build_engine(path, precision or "fp16", notice=notice)
+            from .runtime.engine_header import ShapeProfile
+
+            profile = ShapeProfile.covering(size) if size else None  # tuned for the size asked, not only 640x480
+            build_engine(path, precision or "fp16", profile, notice=notice)
         return
     # ONNX Runtime runs the fp32 export on any device (auto picks it on the CPU); int8 is built by build-engine.
     if (

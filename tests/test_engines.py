@@ -47,6 +47,15 @@ def test_cache_key_changes_with_every_input():
     assert header().cache_key == cache_key("aa", "10.3.0", "NVIDIA H100 80GB HBM3", "9.0", "fp16", ShapeProfile())
 
 
+def test_profile_for_an_asked_size_accepts_it_and_tunes_for_it():
+    full_hd = ShapeProfile.covering((1920, 1080))
+    assert full_hd.contains((1920, 1080)) and full_hd.opt == (1920, 1080) and full_hd.contains((320, 240))
+    small = ShapeProfile.covering((160, 120))
+    assert small.contains((160, 120)) and small.max == ShapeProfile().max
+    assert ShapeProfile.covering((16, 16)).min == (32, 32)  # TensorRT sides stay >= 32; the frame is fitted up
+    assert ShapeProfile.covering((640, 480)) == ShapeProfile()
+
+
 def test_engine_names_carry_model_weights_precision_and_gpu(tiny_weights, tmp_path):
     from rtdepth.checkpoint import file_sha256
     from rtdepth.runtime.cache import engine_path

@@ -37,6 +37,15 @@ class ShapeProfile:
         if min(self.min) < 32:
             raise RtdepthError("profile sides must be at least 32 pixels")
 
+    @classmethod
+    def covering(cls, size: tuple[int, int]) -> ShapeProfile:
+        """The default profile widened to accept ``size`` and tuned for it: what a user's ``--size`` asks for."""
+        default = cls()
+        low = tuple(max(32, min(default.min[i], size[i])) for i in (0, 1))
+        high = tuple(max(default.max[i], size[i]) for i in (0, 1))
+        opt = tuple(min(max(size[i], low[i]), high[i]) for i in (0, 1))
+        return cls(low, opt, high)
+
     def contains(self, size: tuple[int, int]) -> bool:
         return all(self.min[i] <= size[i] <= self.max[i] for i in (0, 1))
 
