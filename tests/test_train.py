@@ -172,6 +172,41 @@ def test_ddp_with_gloo_on_two_processes_gives_identical_weights(tmp_path):
     assert (tmp_path / "run" / "last.safetensors").is_file()  # rank 0 wrote the checkpoint
 
 
+@pytest.mark.slow
+def test_ddp_stop_asked_of_one_rank_stops_every_rank_at_the_same_step(tmp_path):
+    # Rank 1 alone gets Ctrl-C after its second step: unagreed, rank 0 would wait in the next all-reduce.
+    script = tmp_path / "ddp_stop.py"
+    script.write_text(
+        "import os, signal, sys, torch.distributed as dist\n"
+        "from train.config import TrainConfig\n"
+        "from train import trainer\n"
+        "orig_step = trainer.train_step\n"
+        "def step(run, images, depths):\n"
+        "    loss = orig_step(run, images, depths)\n"
+        "    if dist.get_rank() == 1 and run.meta['step'] == 1:\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return loss\n"
+        "trainer.train_step = step\n"
+        "cfg = TrainConfig(data=['synthetic:16'], model='unet', model_kwargs={'width': 4}, out=sys.argv[1] + '/run',\n"
+        "                  epochs=1, batch_size=2, width=64, height=48, workers=0, augment=False)\n"
+        "try:\n"
+        "    trainer.fit(cfg)\n"
+        "except trainer.Interrupted as e:\n"
+        "    print(f'rank {dist.get_rank()}: {e}', flush=True)\n"
+        "    sys.exit(e.exit_code)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29534",
+                        str(script), str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    out = r.stdout + r.stderr
+    assert "rank 0: interrupted during training (step 2)" in out, out[-3000:]
+    assert "rank 1: interrupted during training (step 2)" in out, out[-3000:]
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "run" / "state.safetensors"), "pt") as f:
+        assert json.loads(f.metadata()["rtdepth_train_state"])["meta"]["step"] == 2  # resumable where both stopped
+
+
 def test_eval_of_a_constant_predictor(tmp_path):
     # A model whose output is a constant 2 m: its metrics follow from the ground truth alone.
     model = create_model("unet", width=4)

@@ -117,6 +117,15 @@ class StopRequest:
     def __call__(self) -> bool:
         return self.signal is not None
 
+    def agreed(self, dist: Dist) -> bool:
+        """Whether any rank was asked to stop. Under DDP every rank must stop at the same step, or the
+        others wait forever in the next gradient all-reduce; single-process runs ask no one."""
+        if dist.world == 1:
+            return self()
+        flag = torch.tensor([1.0 if self() else 0.0], device=dist.device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item())
+
     def stop(self, run: Run, where: str) -> None:
         """Save the resumable state and end the run with the signal's exit code."""
         save_state(run)
@@ -258,7 +267,7 @@ def train_one_epoch(run: Run, loader: DataLoader, progress: TrainProgress, stop:
         meta["step_in_epoch"] += 1
         run.samples_seen += images.shape[0] * dist.world
         progress.advance(task, loss.item(), images.shape[0] * dist.world)
-        if stop():
+        if stop.agreed(dist):
             stop.stop(run, "interrupted during training")
         if cfg.save_every and time.monotonic() - run.last_save >= cfg.save_every * 60:
             save_state(run)
@@ -329,7 +338,7 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             run.out.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(run.out)
             cfg.save(run.out / "config.yaml")
-        if stop():
+        if stop.agreed(dist):
             stop.stop(run, "interrupted during start-up")
         progress = TrainProgress(enabled=dist.main)
         started = time.perf_counter()
@@ -349,18 +358,21 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
                 meta["step_in_epoch"] = 0
                 record: dict[str, Any] = {"epoch": epoch + 1, "step": meta["step"], "loss": mean_loss}
                 last = meta["epoch"] >= cfg.epochs or meta["step"] >= run.total_steps
+                validated = True
                 if dist.main and ((epoch + 1) % cfg.val_every == 0 or last):
                     metrics = validate(run.model, val_set, dist.device, run.model.max_depth, stop)
                     if metrics is None:  # saved as "all steps of this epoch done": --resume validates it
                         meta["epoch"], meta["step_in_epoch"] = epoch, steps_done
-                        stop.stop(run, "interrupted during validation")
-                    record |= metrics
-                    progress.report(record)
-                    save_checkpoints(run, record, summary())
-                meta["history"].append(record)
-                save_state(run)
-                if stop():
-                    stop.stop(run, f"interrupted after epoch {epoch + 1}")
+                        validated = False
+                    else:
+                        record |= metrics
+                        progress.report(record)
+                        save_checkpoints(run, record, summary())
+                if validated:
+                    meta["history"].append(record)
+                    save_state(run)
+                if stop.agreed(dist):  # every rank asks here, so an interrupted validation stops them all
+                    stop.stop(run, f"interrupted after epoch {epoch + 1}" if validated else "interrupted during validation")
                 if cfg.patience and meta["epoch"] - max(meta["best_epoch"], 0) > cfg.patience:
                     break
     if dist.world > 1:
