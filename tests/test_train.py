@@ -53,7 +53,7 @@ def test_poly_lr_decays_to_end_lr():
 
 @pytest.mark.slow
 def test_few_steps_lower_the_loss_and_write_checkpoints(tmp_path):
-    cfg = tiny_config(tmp_path, epochs=6)
+    cfg = tiny_config(tmp_path, epochs=6, keep_epochs=True)
     fit(cfg)
     run = Path(cfg.out)
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
@@ -64,6 +64,9 @@ def test_few_steps_lower_the_loss_and_write_checkpoints(tmp_path):
     best = read_info(run / "best.safetensors")
     assert best.metrics["delta1"] == max(r["delta1"] for r in log)
     assert (run / "config.yaml").is_file() and TrainConfig.from_yaml(run / "config.yaml").epochs == 6
+    kept = sorted(run.glob("epoch*.safetensors"))
+    assert [p.name for p in kept] == [f"epoch{i}.safetensors" for i in range(1, 7)]
+    assert [read_info(p).metrics["delta1"] for p in kept] == [r["delta1"] for r in log]  # each epoch's own weights
     assert not list(run.glob("*.tmp"))  # atomic writes leave no temporaries
 
 

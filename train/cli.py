@@ -48,6 +48,9 @@ def train(
     save_every: Optional[float] = typer.Option(
         None, "--save-every", help="Minutes between state saves inside an epoch (default 5; 0: at epoch ends only)."
     ),
+    keep_epochs: Optional[bool] = typer.Option(
+        None, "--keep-epochs/--no-keep-epochs", help="Also keep each epoch's weights (epochN.safetensors)."
+    ),
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
     seed: Optional[int] = typer.Option(None, help="Seed of the split, the sampling order and augmentation (default 0)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its saved state."),
@@ -59,7 +62,7 @@ def train(
     flags = dict(data=data or None, model=model, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width,
                  height=height, split=split, encoder_weights=encoder_weights, workers=workers, cache=cache,
                  augment=augment, max_steps=max_steps, device=device, seed=seed, init=init, ssi_weight=ssi_weight,
-                 save_every=save_every)  # fmt: skip
+                 save_every=save_every, keep_epochs=keep_epochs)  # fmt: skip
     if init and not model:  # fine-tuning: the architecture comes from the weights file
         from rtdepth.checkpoint import read_info
         from train.trainer import init_weights

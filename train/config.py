@@ -44,6 +44,7 @@ class TrainConfig:
     patience: int | None = None  # early stopping on validation delta1 (epochs without improvement)
     device: str = "auto"
     save_every: float = 5.0  # minutes between periodic state saves inside an epoch (0: epoch ends only)
+    keep_epochs: bool = False  # also keep each epoch's weights (epochN.safetensors), to choose by checks of your own
 
     @property
     def size(self) -> tuple[int, int]:

@@ -290,6 +290,8 @@ def save_checkpoints(run: Run, record: dict[str, Any], summary: dict[str, Any]) 
         summary = summary | {"best_epoch": record["epoch"]}
         _export_weights(run.out / "best.safetensors", run.model, run.cfg, summary, record)
     _export_weights(run.out / "last.safetensors", run.model, run.cfg, summary, record)
+    if run.cfg.keep_epochs:  # candidates for a selection rule that looks beyond the validation split
+        _export_weights(run.out / f"epoch{record['epoch']}.safetensors", run.model, run.cfg, summary, record)
     with open(run.out / "log.jsonl", "a") as f:
         f.write(json.dumps(record) + "\n")
     return improved
