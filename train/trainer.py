@@ -117,15 +117,6 @@ class StopRequest:
     def __call__(self) -> bool:
         return self.signal is not None
 
-    def agreed(self, dist: Dist) -> bool:
-        """Whether any rank was asked to stop. Under DDP every rank must stop at the same step, or the
-        others wait forever in the next gradient all-reduce; single-process runs ask no one."""
-        if dist.world == 1:
-            return self()
-        flag = torch.tensor([1.0 if self() else 0.0], device=dist.device)
-        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-        return bool(flag.item())
-
     def stop(self, run: Run, where: str) -> None:
         """Save the resumable state and end the run with the signal's exit code."""
         save_state(run)
@@ -133,6 +124,16 @@ class StopRequest:
             f"{where} (step {run.meta['step']}); state saved in {run.out / 'state.safetensors'}, continue with --resume",
             SIGNAL_EXIT.get(self.signal, SIGNAL_EXIT[signal.SIGINT]),
         )
+
+
+def stop_agreed(stop_requested: Callable[[], bool], dist: Dist) -> bool:
+    """Whether any rank was asked to stop. Under DDP every rank must stop at the same step, or the
+    others wait forever in the next gradient all-reduce; single-process runs ask no one."""
+    if dist.world == 1:
+        return stop_requested()
+    flag = torch.tensor([1.0 if stop_requested() else 0.0], device=dist.device)
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+    return bool(flag.item())
 
 
 @contextlib.contextmanager
@@ -267,7 +268,7 @@ def train_one_epoch(run: Run, loader: DataLoader, progress: TrainProgress, stop:
         meta["step_in_epoch"] += 1
         run.samples_seen += images.shape[0] * dist.world
         progress.advance(task, loss.item(), images.shape[0] * dist.world)
-        if stop.agreed(dist):
+        if stop_agreed(stop, dist):
             stop.stop(run, "interrupted during training")
         if cfg.save_every and time.monotonic() - run.last_save >= cfg.save_every * 60:
             save_state(run)
@@ -340,7 +341,7 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             run.out.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(run.out)
             cfg.save(run.out / "config.yaml")
-        if stop.agreed(dist):
+        if stop_agreed(stop, dist):
             stop.stop(run, "interrupted during start-up")
         progress = TrainProgress(enabled=dist.main)
         started = time.perf_counter()
@@ -373,7 +374,7 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
                 if validated:
                     meta["history"].append(record)
                     save_state(run)
-                if stop.agreed(dist):  # every rank asks here, so an interrupted validation stops them all
+                if stop_agreed(stop, dist):  # every rank asks here, so an interrupted validation stops them all
                     stop.stop(run, f"interrupted after epoch {epoch + 1}" if validated else "interrupted during validation")
                 if cfg.patience and meta["epoch"] - max(meta["best_epoch"], 0) > cfg.patience:
                     break
