@@ -22,6 +22,7 @@ from rtdepth.data.readers import read_rgb
 from rtdepth.errors import RtdepthError
 from rtdepth.metrics import MetricAccumulator, compute_metrics
 from rtdepth.runtime import cache
+from rtdepth.runtime.preprocess import resize_rgb
 
 from .export import ensure_onnx
 
@@ -68,29 +69,28 @@ def calibration_frames(folder: str | Path, size: tuple[int, int], n_calib: int =
         dataset = open_dataset(folder)
     except RtdepthError:  # plain images: judged against the fp32 output
         dataset = None
-    if dataset is not None:
-        count = len(dataset)
-        read = lambda i: (dataset[i].rgb, dataset[i].depth)  # noqa: E731
-    else:
+    if dataset is None:
         images = folder / "rgb" if (folder / "rgb").is_dir() else folder
         files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        count = len(files)
-        read = lambda i: (read_rgb(files[i]), None)  # noqa: E731
+    count = len(dataset) if dataset is not None else len(files)
+
+    def read(i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        if dataset is None:
+            return read_rgb(files[i]), None
+        sample = dataset[i]  # one read per sample
+        return sample.rgb, sample.depth
+
     if count < 4:
         raise RtdepthError(f"{folder}: calibration needs at least 4 images, found {count}")
     split = int(count * 0.7)
-    calibrate = [_fit(read(i)[0], size) for i in _spread(list(range(split)), n_calib)]
+    calibrate = [resize_rgb(read(i)[0], size) for i in _spread(list(range(split)), n_calib)]
     judge = []
     for i in _spread(list(range(split, count)), n_eval):
         rgb, depth = read(i)
         if depth is not None:
             depth = cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST)
-        judge.append((_fit(rgb, size), depth))
+        judge.append((resize_rgb(rgb, size), depth))
     return CalibrationFrames(calibrate, judge)
-
-
-def _fit(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
 def _spread(items: list, n: int) -> list:

@@ -138,6 +138,13 @@ def test_unknown_config_keys_are_refused(tmp_path):
         TrainConfig.from_yaml(tmp_path / "c.yaml")
 
 
+def torchrun_two(script: Path, folder: Path, port: int) -> subprocess.CompletedProcess:
+    """Run ``script FOLDER`` as two gloo ranks under torchrun, one thread each."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port)]
+    return subprocess.run([*command, str(script), str(folder)], capture_output=True, text=True, env=env, timeout=300)
+
+
 @pytest.mark.slow
 def test_ddp_with_gloo_on_two_processes_gives_identical_weights(tmp_path):
     script = tmp_path / "ddp.py"
@@ -166,9 +173,7 @@ def test_ddp_with_gloo_on_two_processes_gives_identical_weights(tmp_path):
         "                  epochs=1, batch_size=2, width=64, height=48, workers=0, augment=True, max_steps=3)\n"
         "trainer.fit(cfg)\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-                        str(script), str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    r = torchrun_two(script, tmp_path, port=29533)
     assert r.returncode == 0, r.stderr[-2000:]
     w0, w1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     torch.testing.assert_close(w0, w1, rtol=0, atol=0)
@@ -198,9 +203,7 @@ def test_ddp_stop_asked_of_one_rank_stops_every_rank_at_the_same_step(tmp_path):
         "    print(f'rank {dist.get_rank()}: {e}', flush=True)\n"
         "    sys.exit(e.exit_code)\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29534",
-                        str(script), str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    r = torchrun_two(script, tmp_path, port=29534)
     out = r.stdout + r.stderr
     assert "rank 0: interrupted during training (step 2)" in out, out[-3000:]
     assert "rank 1: interrupted during training (step 2)" in out, out[-3000:]
