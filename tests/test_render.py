@@ -86,3 +86,34 @@ def test_render_command_writes_a_folder_dataset_and_resumes(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # resumed: nothing left to render
     assert r.returncode == 0 and (out / "rgb" / "00000_00.jpg").stat().st_mtime_ns == first
     assert "0 frames from 0 rooms" in r.stdout
+
+
+def test_fireflies_are_removed_and_real_highlights_kept():
+    from train.render.camera_effects import remove_fireflies
+
+    img = np.full((32, 32, 3), 0.2, np.float32)
+    img[5, 5] = 30.0  # one rare light path
+    img[20:24, 20:24] = 5.0  # a lamp: a highlight wider than a pixel
+    out = remove_fireflies(img)
+    assert np.allclose(out[5, 5], 0.2)
+    assert np.allclose(out[21:23, 21:23], 5.0)
+    assert np.allclose(out[0:4, 0:4], 0.2)
+
+
+def test_rooms_are_furnished_and_decor_stays_inside_the_walls():
+    from train.render.room import build_room
+
+    kinds = set()
+    for index in range(12):
+        room = build_room(np.random.default_rng((3, index)))
+        x1, z1 = max(r[2] for r in room.rects), max(r[3] for r in room.rects)
+        pieces = {name.split(":")[0] for name in room.surfaces if name.startswith("piece")}
+        assert len(pieces) >= 2
+        for name, meshes in room.surfaces.items():
+            kinds.add(name.split(":")[-1] if ":" in name else name)
+            for m in meshes:
+                lo, hi = m.vertices.min(0), m.vertices.max(0)
+                if name.startswith(("decor", "rug")):  # hung and laid things never poke through a wall
+                    assert lo[1] >= -1e-6 and hi[1] <= room.height + 1e-6, name
+                    assert lo[0] >= -1e-6 and lo[2] >= -1e-6 and hi[0] <= x1 + 1e-6 and hi[2] <= z1 + 1e-6, name
+    assert {"picture", "fabric", "clutter"} <= kinds

@@ -10,14 +10,14 @@ import numpy as np
 
 def develop(radiance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Linear H x W x 3 radiance -> uint8 RGB as a consumer camera would record it."""
-    img = np.nan_to_num(radiance.astype(np.float32), nan=0.0, posinf=0.0)
+    img = remove_fireflies(np.nan_to_num(radiance.astype(np.float32), nan=0.0, posinf=0.0))
     h, w = img.shape[:2]
-    # Path-tracing noise: an edge-preserving blur stands in for a denoiser (Monte Carlo noise is not sensor noise).
     key = np.percentile(img.mean(-1), rng.uniform(85, 97))  # auto-exposure on a bright percentile
     img *= rng.uniform(0.55, 1.1) / max(float(key), 1e-6)
     # Path-tracing noise is not sensor noise: a non-local-means denoiser stands in for a render denoiser.
     tone = np.clip(img, 0, 1) ** (1 / 2.2)
-    clean = cv2.fastNlMeansDenoisingColored(np.uint8(tone * 255 + 0.5), None, 7, 7, 5, 15).astype(np.float32) / 255
+    strength = float(rng.uniform(7, 13))
+    clean = cv2.fastNlMeansDenoisingColored(np.uint8(tone * 255 + 0.5), None, strength, strength, 5, 15).astype(np.float32) / 255
     img = clean**2.2
     img *= rng.uniform(0.85, 1.15, 3).astype(np.float32)  # white balance error
     yy, xx = np.mgrid[0:h, 0:w]
@@ -33,3 +33,17 @@ def develop(radiance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = np.repeat(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[..., None], 3, -1)
     ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 96))])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy() if ok else out
+
+
+def remove_fireflies(img: np.ndarray, ratio: float = 3.0) -> np.ndarray:
+    """Replace isolated over-bright pixels (rare light paths at low sample counts) by their 3x3 median.
+
+    A denoiser smears them into bright blotches that no camera records; real highlights cover more
+    than one pixel, so they survive the median comparison.
+    """
+    lum = img.mean(-1)
+    med = cv2.medianBlur(img, 3)
+    spikes = lum > ratio * med.mean(-1) + 0.02
+    out = img.copy()
+    out[spikes] = med[spikes]
+    return out

@@ -104,6 +104,8 @@ def build_room(rng: np.random.Generator) -> Room:
     _doors_and_windows(room, segs, rng, used)
     _lights(room, rng)
     _furnish(room, segs, rng, used)
+    _wall_decor(room, segs, rng, used)
+    _rugs(room, rng)
     return room
 
 
@@ -186,7 +188,8 @@ def _furnish(room: Room, segs, rng: np.random.Generator, used) -> None:
     names = list(furniture.FAMILIES)
     weights = np.array([furniture.FAMILIES[n][1] for n in names])
     area = sum((x1 - x0) * (z1 - z0) for x0, z0, x1, z1 in room.rects)
-    for k in range(int(np.clip(area / rng.uniform(2.5, 6), 2, 16))):
+    # Real rooms are full: one piece per 1.5-4 m^2 of floor (an empty box teaches "walls are far").
+    for k in range(int(np.clip(area / rng.uniform(1.5, 4.0), 3, 24))):
         piece = furniture.FAMILIES[names[rng.choice(len(names), p=weights / weights.sum())]][0](rng)
         placed = _place_on_wall(room, piece, segs, rng, used) if piece.against_wall else _place_free(room, piece, rng)
         if placed is None:
@@ -196,12 +199,64 @@ def _furnish(room: Room, segs, rng: np.random.Generator, used) -> None:
             for m in meshes:
                 room.add(f"piece{k}:{slot}", m.transformed(yaw, (x, 0, z)))
         for top_h, tw, td, tz in piece.tops:  # clutter on tables and cabinets
-            for _ in range(int(rng.integers(0, 5))):
+            for _ in range(int(rng.integers(0, 8))):
                 item = furniture.clutter_item(rng)
                 lx, lz = rng.uniform(-tw / 2 + 0.1, tw / 2 - 0.1), tz + rng.uniform(-td / 2 + 0.1, td / 2 - 0.1)
                 item = item.transformed(rng.uniform(0, np.pi), (lx, top_h, lz))
                 room.add(f"piece{k}:clutter", item.transformed(yaw, (x, 0, z)))
         room.footprints.append((x, z, 0.5 * np.hypot(piece.width, piece.depth)))
+
+
+def _wall_decor(room: Room, segs, rng: np.random.Generator, used) -> None:
+    """Pictures, posters, wall shelves and screens: texture and small depth steps on otherwise bare walls."""
+    for k in range(int(rng.integers(1, 7))):
+        kind = rng.random()
+        w = rng.uniform(0.3, 1.4) if kind < 0.7 else rng.uniform(0.6, 1.4)
+        spot = _free_span(segs, rng, used, w)
+        if spot is None:
+            continue
+        seg = segs[spot[0]]
+        yaw = _yaw_facing(seg[2])
+        base = tuple(_wall_point(seg, spot[1], 0.0, 0.0))
+        if kind < 0.7:  # a framed picture or a poster
+            h = min(rng.uniform(0.3, 1.0), room.height - 1.2)
+            y = rng.uniform(1.0, max(1.05, room.height - h - 0.25))
+            t = rng.uniform(0.01, 0.05)
+            room.add(f"decor{k}:picture", centred_box(w, h, t, 0, y, t / 2).transformed(yaw, base))
+            if rng.random() < 0.7:
+                f = rng.uniform(0.015, 0.05)
+                for dy in (0.0, h - f):
+                    room.add(f"decor{k}:accent", centred_box(w + 2 * f, f, t + 0.01, 0, y + dy, (t + 0.01) / 2).transformed(yaw, base))
+                for sx in (-1, 1):
+                    room.add(f"decor{k}:accent", centred_box(f, h, t + 0.01, sx * (w + f) / 2, y, (t + 0.01) / 2).transformed(yaw, base))
+        elif kind < 0.85:  # a wall shelf with objects
+            d, y = rng.uniform(0.18, 0.3), rng.uniform(1.1, min(2.0, room.height - 0.4))
+            room.add(f"decor{k}:body", centred_box(w, 0.025, d, 0, y, d / 2).transformed(yaw, base))
+            for _ in range(int(rng.integers(1, 6))):
+                item = furniture.clutter_item(rng).transformed(rng.uniform(0, np.pi))
+                half = np.abs(item.vertices[:, [0, 2]]).max(0)
+                if 2 * half[1] > d or 2 * half[0] > w:  # deeper than the board: would go into the wall
+                    continue
+                item = item.transformed(0.0, (rng.uniform(-w / 2 + half[0], w / 2 - half[0]), y + 0.025, d / 2))
+                room.add(f"decor{k}:clutter", item.transformed(yaw, base))
+        else:  # a wall-mounted screen
+            h, y = w * 0.58, rng.uniform(1.0, 1.5)
+            room.add(f"decor{k}:metal", centred_box(w, h, 0.05, 0, y, 0.025).transformed(yaw, base))
+            room.add(f"decor{k}:screen", centred_box(w - 0.03, h - 0.03, 0.005, 0, y + 0.015, 0.052).transformed(yaw, base))
+
+
+def _rugs(room: Room, rng: np.random.Generator) -> None:
+    for k in range(int(rng.integers(0, 3))):
+        x0, z0, x1, z1 = room.rects[int(rng.integers(len(room.rects)))]
+        yaw = rng.uniform(-0.3, 0.3)
+        c, s = abs(np.cos(yaw)), abs(np.sin(yaw))
+        w, d = rng.uniform(0.8, min(3.0, x1 - x0 - 0.2)), rng.uniform(0.6, min(2.5, z1 - z0 - 0.2))
+        ex, ez = (w * c + d * s) / 2, (w * s + d * c) / 2  # half extents once turned
+        if 2 * ex > x1 - x0 - 0.2 or 2 * ez > z1 - z0 - 0.2:
+            continue
+        x, z = rng.uniform(x0 + ex + 0.1, x1 - ex - 0.1), rng.uniform(z0 + ez + 0.1, z1 - ez - 0.1)
+        rug = centred_box(w, rng.uniform(0.005, 0.015), d).transformed(yaw, (x, 0.0, z))
+        room.add(f"rug{k}:fabric", rug)
 
 
 def _overlaps(room: Room, x: float, z: float, r: float) -> bool:

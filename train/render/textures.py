@@ -150,6 +150,7 @@ def for_surface(kind: str, rng: np.random.Generator, photos: PhotoCrops) -> Text
         "accent": [(paint, 3), (wood, 2), (photos, 2), (fabric, 1)],
         "fabric": [(fabric, 4), (carpet, 1), (photos, 1)],
         "clutter": [(photos, 4), (paint, 2), (fabric, 1)],
+        "picture": [(photos, 6), (paint, 1), (fabric, 0.5)],
     }.get(kind, [(paint, 1)])
     options = [(f, w) for f, w in options if f is not photos or photos]
     weights = np.array([w for _, w in options], float)
