@@ -79,8 +79,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def save_weights(model: DepthNet, path: str | Path, info: WeightsInfo, half: bool = False) -> Path:
-    """Save a model's state dict and header atomically; ``half`` stores floats as fp16 (small files)."""
+def weights_bytes(model: DepthNet, info: WeightsInfo, half: bool = False) -> bytes:
+    """A model's state dict and header as one safetensors blob; ``half`` stores floats as fp16."""
     from safetensors.torch import save
 
     state = {}
@@ -89,13 +89,19 @@ def save_weights(model: DepthNet, path: str | Path, info: WeightsInfo, half: boo
         if half and v.is_floating_point():
             v = v.half()
         state[k] = v.contiguous()
-    data = save(state, metadata={"rtdepth": info.to_json()})
-    path = Path(path)
-    try:
-        atomic_write_bytes(path, data)
-    except OSError as exc:
-        raise RtdepthError(f"{path}: cannot write weights ({exc.strerror or exc})") from exc
-    return path
+    return save(state, metadata={"rtdepth": info.to_json()})
+
+
+def save_weights(model: DepthNet, paths: str | Path | list[Path], info: WeightsInfo, half: bool = False) -> Path:
+    """Save weights atomically to one or more files (serialised once); returns the first path."""
+    targets = [Path(p) for p in paths] if isinstance(paths, list) else [Path(paths)]
+    data = weights_bytes(model, info, half)
+    for path in targets:
+        try:
+            atomic_write_bytes(path, data)
+        except OSError as exc:
+            raise RtdepthError(f"{path}: cannot write weights ({exc.strerror or exc})") from exc
+    return targets[0]
 
 
 def read_info(path: str | Path) -> WeightsInfo:

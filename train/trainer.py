@@ -184,10 +184,10 @@ def validate(model: torch.nn.Module, dataset: DepthTrainingSet, device: torch.de
     return raw.mean() | {f"{k}_ms": v for k, v in scaled.mean().items()}
 
 
-def _export_weights(path: Path, model: DepthNet, cfg: TrainConfig, summary: dict[str, Any], metrics: dict[str, float]) -> None:
+def _export_weights(paths: list[Path], model: DepthNet, cfg: TrainConfig, summary: dict[str, Any], metrics: dict[str, float]) -> None:
     kwargs = dict(cfg.model_kwargs)
     info = WeightsInfo(cfg.model, kwargs, cfg.size, (model.min_depth, model.max_depth), summary, metrics)
-    save_weights(model, path, info)
+    save_weights(model, paths, info)
 
 
 @dataclass
@@ -289,10 +289,10 @@ def save_checkpoints(run: Run, record: dict[str, Any], summary: dict[str, Any]) 
     if improved:
         meta["best"], meta["best_epoch"] = record["delta1"], record["epoch"]
         summary = summary | {"best_epoch": record["epoch"]}
-        _export_weights(run.out / "best.safetensors", run.model, run.cfg, summary, record)
-    _export_weights(run.out / "last.safetensors", run.model, run.cfg, summary, record)
+    paths = [run.out / "last.safetensors"] + ([run.out / "best.safetensors"] if improved else [])
     if run.cfg.keep_epochs:  # candidates for a selection rule that looks beyond the validation split
-        _export_weights(run.out / f"epoch{record['epoch']}.safetensors", run.model, run.cfg, summary, record)
+        paths.append(run.out / f"epoch{record['epoch']}.safetensors")
+    _export_weights(paths, run.model, run.cfg, summary, record)  # one serialisation, several files
     with open(run.out / "log.jsonl", "a") as f:
         f.write(json.dumps(record) + "\n")
     return improved
