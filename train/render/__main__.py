@@ -76,9 +76,12 @@ def render(
         else:
             pool = get_context("spawn").Pool(workers, worker_init, (threads,))
             results = pool.imap_unordered(render_job, jobs)
-        for n in results:
+        for done, n in enumerate(results, 1):
             frames += n
-            bar.update(task, advance=1, frames=frames, rate=frames / max((time.perf_counter() - started) / 60, 1e-9))
+            rate = frames / max((time.perf_counter() - started) / 60, 1e-9)
+            bar.update(task, advance=1, frames=frames, rate=rate)
+            if not bar.console.is_terminal and (done % 5 == 0 or done == len(jobs)):  # logs get a line now and then
+                bar.console.print(f"rooms {done}/{len(jobs)}, {frames} frames, {rate:.1f} frames/min")
         if workers > 1:
             pool.close()
             pool.join()
