@@ -184,7 +184,8 @@ def validate(model: torch.nn.Module, dataset: DepthTrainingSet, device: torch.de
     return raw.mean() | {f"{k}_ms": v for k, v in scaled.mean().items()}
 
 
-def _export_weights(paths: list[Path], model: DepthNet, cfg: TrainConfig, summary: dict[str, Any], metrics: dict[str, float]) -> None:
+def _export_weights(paths: list[Path], model: DepthNet, cfg: TrainConfig, summary: dict[str, Any],
+                    metrics: dict[str, float]) -> None:  # fmt: skip
     kwargs = dict(cfg.model_kwargs)
     info = WeightsInfo(cfg.model, kwargs, cfg.size, (model.min_depth, model.max_depth), summary, metrics)
     save_weights(model, paths, info)

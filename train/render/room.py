@@ -225,10 +225,11 @@ def _wall_decor(room: Room, segs, rng: np.random.Generator, used) -> None:
             room.add(f"decor{k}:picture", centred_box(w, h, t, 0, y, t / 2).transformed(yaw, base))
             if rng.random() < 0.7:
                 f = rng.uniform(0.015, 0.05)
+                ft, fz = t + 0.01, (t + 0.01) / 2  # frame depth and centre, a little proud of the picture
                 for dy in (0.0, h - f):
-                    room.add(f"decor{k}:accent", centred_box(w + 2 * f, f, t + 0.01, 0, y + dy, (t + 0.01) / 2).transformed(yaw, base))
+                    room.add(f"decor{k}:accent", centred_box(w + 2 * f, f, ft, 0, y + dy, fz).transformed(yaw, base))
                 for sx in (-1, 1):
-                    room.add(f"decor{k}:accent", centred_box(f, h, t + 0.01, sx * (w + f) / 2, y, (t + 0.01) / 2).transformed(yaw, base))
+                    room.add(f"decor{k}:accent", centred_box(f, h, ft, sx * (w + f) / 2, y, fz).transformed(yaw, base))
         elif kind < 0.85:  # a wall shelf with objects
             d, y = rng.uniform(0.18, 0.3), rng.uniform(1.1, min(2.0, room.height - 0.4))
             room.add(f"decor{k}:body", centred_box(w, 0.025, d, 0, y, d / 2).transformed(yaw, base))

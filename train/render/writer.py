@@ -51,8 +51,9 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
             save_depth(out / "depth" / f"{name}.png", depth)
             written.append({"name": name, "fov": cams[v].fov, "origin": cams[v].origin.round(3).tolist(),
                             "target": cams[v].target.round(3).tolist(), "up": cams[v].up.round(4).tolist()})  # fmt: skip
-    meta = {"generator": GENERATOR, "seed": seed, "room": room_index, "plan": [list(map(float, r)) for r in room.rects], "height": room.height,
-            "lights": len(room.lights), "surfaces": len(room.surfaces), "spp": spp, "views": written}  # fmt: skip
+    meta = {"generator": GENERATOR, "seed": seed, "room": room_index, "plan": [list(map(float, r)) for r in room.rects],
+            "height": room.height, "lights": len(room.lights), "surfaces": len(room.surfaces), "spp": spp,
+            "views": written}  # fmt: skip
     tmp_meta = out / "meta" / f"{room_index:05d}.json.tmp"
     tmp_meta.write_text(json.dumps(meta))
     os.replace(tmp_meta, out / "meta" / f"{room_index:05d}.json")
