@@ -110,7 +110,7 @@ def test_rooms_are_furnished_and_decor_stays_inside_the_walls():
         pieces = {name.split(":")[0] for name in room.surfaces if name.startswith("piece")}
         assert len(pieces) >= 2
         for name, meshes in room.surfaces.items():
-            kinds.add(name.split(":")[-1] if ":" in name else name)
+            kinds.add(name.split(":")[-1])
             for m in meshes:
                 lo, hi = m.vertices.min(0), m.vertices.max(0)
                 if name.startswith(("decor", "rug")):  # hung and laid things never poke through a wall

@@ -216,34 +216,36 @@ def _wall_decor(room: Room, segs, rng: np.random.Generator, used) -> None:
         if spot is None:
             continue
         seg = segs[spot[0]]
-        yaw = _yaw_facing(seg[2])
-        base = tuple(_wall_point(seg, spot[1], 0.0, 0.0))
+        parts: list[tuple[str, Mesh]] = []  # (material slot, mesh) with the wall at z = 0 and the room at +z
         if kind < 0.7:  # a framed picture or a poster
             h = min(rng.uniform(0.3, 1.0), room.height - 1.2)
             y = rng.uniform(1.0, max(1.05, room.height - h - 0.25))
             t = rng.uniform(0.01, 0.05)
-            room.add(f"decor{k}:picture", centred_box(w, h, t, 0, y, t / 2).transformed(yaw, base))
+            parts.append(("picture", centred_box(w, h, t, 0, y, t / 2)))
             if rng.random() < 0.7:
                 f = rng.uniform(0.015, 0.05)
                 ft, fz = t + 0.01, (t + 0.01) / 2  # frame depth and centre, a little proud of the picture
                 for dy in (0.0, h - f):
-                    room.add(f"decor{k}:accent", centred_box(w + 2 * f, f, ft, 0, y + dy, fz).transformed(yaw, base))
+                    parts.append(("accent", centred_box(w + 2 * f, f, ft, 0, y + dy, fz)))
                 for sx in (-1, 1):
-                    room.add(f"decor{k}:accent", centred_box(f, h, ft, sx * (w + f) / 2, y, fz).transformed(yaw, base))
+                    parts.append(("accent", centred_box(f, h, ft, sx * (w + f) / 2, y, fz)))
         elif kind < 0.85:  # a wall shelf with objects
             d, y = rng.uniform(0.18, 0.3), rng.uniform(1.1, min(2.0, room.height - 0.4))
-            room.add(f"decor{k}:body", centred_box(w, 0.025, d, 0, y, d / 2).transformed(yaw, base))
+            parts.append(("body", centred_box(w, 0.025, d, 0, y, d / 2)))
             for _ in range(int(rng.integers(1, 6))):
                 item = furniture.clutter_item(rng).transformed(rng.uniform(0, np.pi))
                 half = np.abs(item.vertices[:, [0, 2]]).max(0)
                 if 2 * half[1] > d or 2 * half[0] > w:  # deeper than the board: would go into the wall
                     continue
-                item = item.transformed(0.0, (rng.uniform(-w / 2 + half[0], w / 2 - half[0]), y + 0.025, d / 2))
-                room.add(f"decor{k}:clutter", item.transformed(yaw, base))
+                x = rng.uniform(-w / 2 + half[0], w / 2 - half[0])
+                parts.append(("clutter", item.transformed(0.0, (x, y + 0.025, d / 2))))
         else:  # a wall-mounted screen
             h, y = w * 0.58, rng.uniform(1.0, 1.5)
-            room.add(f"decor{k}:metal", centred_box(w, h, 0.05, 0, y, 0.025).transformed(yaw, base))
-            room.add(f"decor{k}:screen", centred_box(w - 0.03, h - 0.03, 0.005, 0, y + 0.015, 0.052).transformed(yaw, base))
+            parts.append(("metal", centred_box(w, h, 0.05, 0, y, 0.025)))
+            parts.append(("screen", centred_box(w - 0.03, h - 0.03, 0.005, 0, y + 0.015, 0.052)))
+        yaw, base = _yaw_facing(seg[2]), tuple(_wall_point(seg, spot[1], 0.0, 0.0))
+        for slot, mesh in parts:
+            room.add(f"decor{k}:{slot}", mesh.transformed(yaw, base))
 
 
 def _rugs(room: Room, rng: np.random.Generator) -> None:
