@@ -119,6 +119,18 @@ def test_auto_split_holds_out_blocks_of_video_and_train_eval_agree(tum_dir):
     assert val.indices == select(video, EvalOptions(subset="val")) == split_indices(len(video), 0.3, "blocks")[1]
 
 
+def test_train_only_data_is_trained_on_whole_and_leaves_the_held_out_part_unchanged(tum_dir):
+    from train.config import TrainConfig
+    from train.trainer import build_datasets
+
+    n = len(open_dataset(tum_dir))
+    plain_train, plain_val = build_datasets(TrainConfig(data=[str(tum_dir)], cache=False))
+    train, val = build_datasets(TrainConfig(data=[str(tum_dir)], train_only=[str(tum_dir)], cache=False))
+    assert val.indices == plain_val.indices  # the second copy adds nothing to validation
+    assert train.indices == plain_train.indices + list(range(n, 2 * n))  # and all of it to training
+    assert TrainConfig.from_dict({"data": str(tum_dir), "train_only": str(tum_dir)}).train_only == [str(tum_dir)]
+
+
 def test_random_split_is_70_30():
     train, val = split_indices(100, 0.3, "random", seed=3)
     assert len(train) == 70 and len(val) == 30

@@ -20,6 +20,9 @@ def train(
     data: list[str] = typer.Option(
         [], "--data", "-d", help="Dataset: folder, NYU .mat, DenseDepth .zip/.csv, synthetic:N. Repeatable."
     ),
+    train_only: list[str] = typer.Option(
+        [], "--train-only", help="Dataset trained on whole, no held-out part (more rooms of a kind --data holds). Repeatable."
+    ),
     model: Optional[str] = typer.Option(None, help="Model name (rtdepth models)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config; flags override it."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Run folder (weights, state, config, log)."),
@@ -59,10 +62,10 @@ def train(
     from train.trainer import fit
 
     width, height = parse_size(size, "--size") if size else (None, None)
-    flags = dict(data=data or None, model=model, out=out, epochs=epochs, batch_size=batch_size, lr=lr, width=width,
-                 height=height, split=split, encoder_weights=encoder_weights, workers=workers, cache=cache,
-                 augment=augment, max_steps=max_steps, device=device, seed=seed, init=init, ssi_weight=ssi_weight,
-                 save_every=save_every, keep_epochs=keep_epochs)  # fmt: skip
+    flags = dict(data=data or None, train_only=train_only or None, model=model, out=out, epochs=epochs,
+                 batch_size=batch_size, lr=lr, width=width, height=height, split=split, encoder_weights=encoder_weights,
+                 workers=workers, cache=cache, augment=augment, max_steps=max_steps, device=device, seed=seed, init=init,
+                 ssi_weight=ssi_weight, save_every=save_every, keep_epochs=keep_epochs)  # fmt: skip
     if init and not model:  # fine-tuning: the architecture comes from the weights file
         from rtdepth.checkpoint import read_info
         from train.trainer import init_weights

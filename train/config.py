@@ -16,6 +16,7 @@ class TrainConfig:
     """Everything a run needs; defaults follow the paper (Adam 1e-4, poly decay, batch 16, 320x240, 70/30)."""
 
     data: list[str] = field(default_factory=list)  # dataset specs: folders, .mat, .zip, .csv, synthetic:N
+    train_only: list[str] = field(default_factory=list)  # datasets trained on whole (no held-out part): more of a kind
     model: str = "unet"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     out: str = "runs/unet"
@@ -80,8 +81,9 @@ class TrainConfig:
         unknown = sorted(set(raw) - names)
         if unknown:
             raise RtdepthError(f"unknown config keys: {', '.join(unknown)}")
-        if isinstance(raw.get("data"), str):
-            raw = raw | {"data": [raw["data"]]}
+        for key in ("data", "train_only"):
+            if isinstance(raw.get(key), str):
+                raw = raw | {key: [raw[key]]}
         hints = get_type_hints(cls)
         for key, value in raw.items():
             if not _matches(value, hints[key]):

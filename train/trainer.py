@@ -70,17 +70,22 @@ def setup_distributed(device: str) -> Dist:
 
 
 def build_datasets(cfg: TrainConfig) -> tuple[DepthTrainingSet, DepthTrainingSet]:
-    """Open every data spec, split each the same way, and wrap train (augmented) and val (not)."""
+    """Open every data spec, split each the same way, and wrap train (augmented) and val (not).
+
+    ``train_only`` specs (and ``synthetic:N``) give every frame to training: extra rendered rooms from a
+    generator whose held-out part another folder already holds, so no render is spent on a second one.
+    """
     if not cfg.data:
         raise RtdepthError("no training data given (--data PATH)")
     from torch.utils.data import ConcatDataset
 
     bases, train_idx, val_idx, offset = [], [], [], 0
-    for spec in cfg.data:
+    for spec, whole in [(s, False) for s in cfg.data] + [(s, True) for s in cfg.train_only]:
         base = open_dataset(spec)
-        tr, va = split_indices(len(base), cfg.val_fraction, resolve_split(cfg.split, base), cfg.split_blocks, cfg.seed)
-        if str(spec).startswith("synthetic:"):
-            tr, va = list(range(len(base))), []  # synthetic scenes only train; validation stays real
+        if whole or str(spec).startswith("synthetic:"):  # synthetic scenes only train; validation stays real
+            tr, va = list(range(len(base))), []
+        else:
+            tr, va = split_indices(len(base), cfg.val_fraction, resolve_split(cfg.split, base), cfg.split_blocks, cfg.seed)
         train_idx += [offset + i for i in tr]
         val_idx += [offset + i for i in va]
         bases.append(base)
@@ -413,6 +418,7 @@ def _summary(
     elapsed = time.perf_counter() - started
     return {
         "data": [str(d) for d in cfg.data],
+        "train_only": [str(d) for d in cfg.train_only],
         "split": cfg.split,
         "val_fraction": cfg.val_fraction,
         "split_blocks": cfg.split_blocks,

@@ -157,7 +157,8 @@ def z_depth(mi, dr, scene, sensor, cam: Camera, size: tuple[int, int]) -> np.nda
     o = np.stack([np.array(ray.o.x), np.array(ray.o.y), np.array(ray.o.z)], 1)
     forward = (cam.target - cam.origin) / np.linalg.norm(cam.target - cam.origin)
     # Rays start on the near plane, not at the camera: measure the hit point from the camera itself.
-    z = (o + t[:, None] * d - cam.origin) @ forward
+    with np.errstate(invalid="ignore"):  # rays out of a window miss everything: t is inf, and 0 * inf is nan
+        z = (o + t[:, None] * d - cam.origin) @ forward
     z[~np.isfinite(z)] = 0.0
     return z.reshape(h, w).astype(np.float32)
 
