@@ -117,3 +117,24 @@ def test_rooms_are_furnished_and_decor_stays_inside_the_walls():
                     assert lo[1] >= -1e-6 and hi[1] <= room.height + 1e-6, name
                     assert lo[0] >= -1e-6 and lo[2] >= -1e-6 and hi[0] <= x1 + 1e-6 and hi[2] <= z1 + 1e-6, name
     assert {"picture", "fabric", "clutter"} <= kinds
+
+
+def test_close_ups_stand_in_the_room_and_look_down_at_a_top_nearby():
+    from train.render.room import build_room, close_up_camera
+
+    seen = 0
+    for index in range(8):
+        rng = np.random.default_rng((5, index))
+        room = build_room(rng)
+        for _ in range(5):
+            cam = close_up_camera(room, rng)
+            if cam is None:
+                continue
+            seen += 1
+            forward = cam.target - cam.origin
+            assert room.inside(cam.origin[0], cam.origin[2], 0.3) and 0.4 <= cam.origin[1] <= 1.9
+            assert -np.sin(np.radians(55)) - 1e-6 <= forward[1] <= np.sin(np.radians(15)) + 1e-6
+            looked_at = [t for t in room.tops if np.linalg.norm(t - cam.origin) < 1.4 + 0.9
+                         and forward @ (t - cam.origin) / np.linalg.norm(t - cam.origin) > 0.7]  # fmt: skip
+            assert looked_at  # some top within reach, straight ahead
+    assert seen >= 10

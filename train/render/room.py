@@ -37,6 +37,7 @@ class Room:
     surfaces: dict[str, list[Mesh]] = field(default_factory=dict)
     lights: list[Light] = field(default_factory=list)
     footprints: list[tuple[float, float, float]] = field(default_factory=list)  # (x, z, radius) of furniture
+    tops: list[np.ndarray] = field(default_factory=list)  # centres of table and cabinet tops: what close-ups look at
 
     def add(self, surface: str, mesh: Mesh) -> None:
         self.surfaces.setdefault(surface, []).append(mesh)
@@ -199,6 +200,7 @@ def _furnish(room: Room, segs, rng: np.random.Generator, used) -> None:
             for m in meshes:
                 room.add(f"piece{k}:{slot}", m.transformed(yaw, (x, 0, z)))
         for top_h, tw, td, tz in piece.tops:  # clutter on tables and cabinets
+            room.tops.append(np.array([x + np.sin(yaw) * tz, top_h, z + np.cos(yaw) * tz]))
             for _ in range(int(rng.integers(0, 8))):
                 item = furniture.clutter_item(rng)
                 lx, lz = rng.uniform(-tw / 2 + 0.1, tw / 2 - 0.1), tz + rng.uniform(-td / 2 + 0.1, td / 2 - 0.1)
@@ -305,7 +307,7 @@ def random_camera(room: Room, rng: np.random.Generator) -> Camera | None:
     for _ in range(30):
         x0, z0, x1, z1 = room.rects[int(rng.integers(len(room.rects)))]
         x, z = rng.uniform(x0 + 0.3, x1 - 0.3), rng.uniform(z0 + 0.3, z1 - 0.3)
-        if room.inside(x, z, 0.3) and not any(np.hypot(x - fx, z - fz) < fr * 0.8 for fx, fz, fr in room.footprints):
+        if _standable(room, x, z):
             break
     else:
         return None
@@ -316,11 +318,35 @@ def random_camera(room: Room, rng: np.random.Generator) -> Camera | None:
     far = np.array([rng.uniform(bx0, bx1), rng.uniform(bz0, bz1)]) - np.array([x, z])
     yaw = np.arctan2(far[0], far[1]) + rng.normal(0, 0.5)
     pitch = np.radians(np.clip(rng.normal(-10, 12), -35, 15))
+    return _camera(np.array([x, height, z]), yaw, pitch, rng)
+
+
+def close_up_camera(room: Room, rng: np.random.Generator) -> Camera | None:
+    """A look at a table or cabinet top from 0.5-1.4 m, as people film desks and shelves (pitch down to -55)."""
+    if not room.tops:
+        return None
+    for _ in range(30):
+        top = room.tops[int(rng.integers(len(room.tops)))]
+        angle, distance = rng.uniform(0, 2 * np.pi), rng.uniform(0.5, 1.4)
+        x, z = top[0] + distance * np.sin(angle), top[2] + distance * np.cos(angle)
+        height = float(np.clip(top[1] + rng.uniform(0.1, 0.9), 0.4, 1.9))
+        look = top + rng.normal(0, 0.15, 3) - np.array([x, height, z])
+        pitch = np.arctan2(look[1], np.hypot(look[0], look[2]))
+        if _standable(room, x, z) and np.radians(-55) <= pitch <= np.radians(15):
+            return _camera(np.array([x, height, z]), np.arctan2(look[0], look[2]), pitch, rng)
+    return None
+
+
+def _standable(room: Room, x: float, z: float) -> bool:
+    return room.inside(x, z, 0.3) and not any(np.hypot(x - fx, z - fz) < fr * 0.8 for fx, fz, fr in room.footprints)
+
+
+def _camera(origin: np.ndarray, yaw: float, pitch: float, rng: np.random.Generator) -> Camera:
+    """Camera at ``origin`` looking along (yaw, pitch), rolled by +-5 degrees, FOV 45-90."""
     roll = np.radians(rng.uniform(-5, 5))
     forward = np.array([np.sin(yaw) * np.cos(pitch), np.sin(pitch), np.cos(yaw) * np.cos(pitch)])
     right = np.cross(forward, [0, 1, 0])
     right /= np.linalg.norm(right)
     up = np.cross(right, forward)
     up = np.cos(roll) * up + np.sin(roll) * right
-    origin = np.array([x, height, z])
     return Camera(origin, origin + forward, up, float(rng.uniform(45, 90)))

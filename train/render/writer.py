@@ -10,8 +10,9 @@ from pathlib import Path
 from rtdepth.stream.depth_io import save_depth, write_image
 
 # Bumped when the same (seed, room) would render differently: 2 = furnished densely, wall decor, rugs,
-# fireflies removed (1: the first 297 rooms).
-GENERATOR = 2
+# fireflies removed (1: the first 297 rooms); 3 = close-ups of table and cabinet tops among the views.
+GENERATOR = 3
+CLOSE_UP_SHARE = 0.3  # real footage is often a desk or a shelf at arm's length, not only a room across
 
 
 def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[int, int], spp: int,
@@ -21,7 +22,7 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
 
     from train.render.camera_effects import develop
     from train.render.mitsuba_scene import import_mitsuba, render_views, scene_dict, sensor_dict, z_depth
-    from train.render.room import build_room, random_camera
+    from train.render.room import build_room, close_up_camera, random_camera
 
     mi, dr = import_mitsuba()
     rng = np.random.default_rng((seed, room_index))
@@ -30,18 +31,21 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
     with tempfile.TemporaryDirectory() as tmp:
         desc = scene_dict(mi, room, rng, photos, Path(tmp))
         scene = mi.load_dict(desc)
-        cams = []
+        cams, close = [], []
         for _ in range(views * 4):  # keep views that see the room, not a wall at arm's length
             if len(cams) == views:
                 break
-            cam = random_camera(room, rng)
+            near = rng.random() < CLOSE_UP_SHARE
+            cam = close_up_camera(room, rng) if near else random_camera(room, rng)
             if cam is None:
                 continue
             depth = z_depth(mi, dr, scene, mi.load_dict(sensor_dict(mi, cam, size, 1)), cam, size)
             valid = depth[depth > 0]
-            if valid.size < depth.size * 0.99 or np.median(valid) < 0.9 or (valid < 0.5).mean() > 0.3:
+            closest, median = (0.3, 0.5) if near else (0.5, 0.9)
+            if valid.size < depth.size * 0.99 or np.median(valid) < median or (valid < closest).mean() > 0.3:
                 continue
             cams.append(cam)
+            close.append(near)
         del scene
         written = []
         for v, (radiance, depth) in enumerate(render_views(mi, dr, desc, cams, size, spp, seed * 100003 + room_index)):
@@ -50,7 +54,8 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
             write_image(out / "rgb" / f"{name}.jpg", rgb[..., ::-1], [1, 95])  # cv2.IMWRITE_JPEG_QUALITY = 1
             save_depth(out / "depth" / f"{name}.png", depth)
             written.append({"name": name, "fov": cams[v].fov, "origin": cams[v].origin.round(3).tolist(),
-                            "target": cams[v].target.round(3).tolist(), "up": cams[v].up.round(4).tolist()})  # fmt: skip
+                            "target": cams[v].target.round(3).tolist(), "up": cams[v].up.round(4).tolist(),
+                            "close_up": close[v]})  # fmt: skip
     meta = {"generator": GENERATOR, "seed": seed, "room": room_index, "plan": [list(map(float, r)) for r in room.rects],
             "height": room.height, "lights": len(room.lights), "surfaces": len(room.surfaces), "spp": spp,
             "views": written}  # fmt: skip
