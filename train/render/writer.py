@@ -31,7 +31,7 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
     with tempfile.TemporaryDirectory() as tmp:
         desc = scene_dict(mi, room, rng, photos, Path(tmp))
         scene = mi.load_dict(desc)
-        cams, close = [], []
+        cams, close_ups = [], []
         for _ in range(views * 4):  # keep views that see the room, not a wall at arm's length
             if len(cams) == views:
                 break
@@ -45,7 +45,7 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
             if valid.size < depth.size * 0.99 or np.median(valid) < median or (valid < closest).mean() > 0.3:
                 continue
             cams.append(cam)
-            close.append(near)
+            close_ups.append(near)
         del scene
         written = []
         for v, (radiance, depth) in enumerate(render_views(mi, dr, desc, cams, size, spp, seed * 100003 + room_index)):
@@ -55,7 +55,7 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
             save_depth(out / "depth" / f"{name}.png", depth)
             written.append({"name": name, "fov": cams[v].fov, "origin": cams[v].origin.round(3).tolist(),
                             "target": cams[v].target.round(3).tolist(), "up": cams[v].up.round(4).tolist(),
-                            "close_up": close[v]})  # fmt: skip
+                            "close_up": close_ups[v]})  # fmt: skip
     meta = {"generator": GENERATOR, "seed": seed, "room": room_index, "plan": [list(map(float, r)) for r in room.rects],
             "height": room.height, "lights": len(room.lights), "surfaces": len(room.surfaces), "spp": spp,
             "views": written}  # fmt: skip
