@@ -131,6 +131,7 @@ def test_close_ups_stand_in_the_room_and_look_down_at_a_top_nearby():
             if cam is None:
                 continue
             seen += 1
+            assert cam.close_up  # recorded in the view's meta
             forward = cam.target - cam.origin
             assert room.inside(cam.origin[0], cam.origin[2], 0.3) and 0.4 <= cam.origin[1] <= 1.9
             assert -np.sin(np.radians(55)) - 1e-6 <= forward[1] <= np.sin(np.radians(15)) + 1e-6

@@ -300,6 +300,7 @@ class Camera:
     target: np.ndarray
     up: np.ndarray
     fov: float
+    close_up: bool = False  # a look at a table or cabinet top at arm's length (its views may be nearer)
 
 
 def random_camera(room: Room, rng: np.random.Generator) -> Camera | None:
@@ -333,7 +334,7 @@ def close_up_camera(room: Room, rng: np.random.Generator) -> Camera | None:
         look = top + rng.normal(0, 0.15, 3) - np.array([x, height, z])
         pitch = np.arctan2(look[1], np.hypot(look[0], look[2]))
         if _standable(room, x, z) and np.radians(-55) <= pitch <= np.radians(15):
-            return _camera(np.array([x, height, z]), np.arctan2(look[0], look[2]), pitch, rng)
+            return _camera(np.array([x, height, z]), np.arctan2(look[0], look[2]), pitch, rng, close_up=True)
     return None
 
 
@@ -341,7 +342,7 @@ def _standable(room: Room, x: float, z: float) -> bool:
     return room.inside(x, z, 0.3) and not any(np.hypot(x - fx, z - fz) < fr * 0.8 for fx, fz, fr in room.footprints)
 
 
-def _camera(origin: np.ndarray, yaw: float, pitch: float, rng: np.random.Generator) -> Camera:
+def _camera(origin: np.ndarray, yaw: float, pitch: float, rng: np.random.Generator, close_up: bool = False) -> Camera:
     """Camera at ``origin`` looking along (yaw, pitch), rolled by +-5 degrees, FOV 45-90."""
     roll = np.radians(rng.uniform(-5, 5))
     forward = np.array([np.sin(yaw) * np.cos(pitch), np.sin(pitch), np.cos(yaw) * np.cos(pitch)])
@@ -349,4 +350,4 @@ def _camera(origin: np.ndarray, yaw: float, pitch: float, rng: np.random.Generat
     right /= np.linalg.norm(right)
     up = np.cross(right, forward)
     up = np.cos(roll) * up + np.sin(roll) * right
-    return Camera(origin, origin + forward, up, float(rng.uniform(45, 90)))
+    return Camera(origin, origin + forward, up, float(rng.uniform(45, 90)), close_up)

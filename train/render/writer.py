@@ -31,21 +31,19 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
     with tempfile.TemporaryDirectory() as tmp:
         desc = scene_dict(mi, room, rng, photos, Path(tmp))
         scene = mi.load_dict(desc)
-        cams, close_ups = [], []
+        cams = []
         for _ in range(views * 4):  # keep views that see the room, not a wall at arm's length
             if len(cams) == views:
                 break
-            near = rng.random() < CLOSE_UP_SHARE
-            cam = close_up_camera(room, rng) if near else random_camera(room, rng)
+            cam = close_up_camera(room, rng) if rng.random() < CLOSE_UP_SHARE else random_camera(room, rng)
             if cam is None:
                 continue
             depth = z_depth(mi, dr, scene, mi.load_dict(sensor_dict(mi, cam, size, 1)), cam, size)
             valid = depth[depth > 0]
-            closest, median = (0.3, 0.5) if near else (0.5, 0.9)
+            closest, median = (0.3, 0.5) if cam.close_up else (0.5, 0.9)
             if valid.size < depth.size * 0.99 or np.median(valid) < median or (valid < closest).mean() > 0.3:
                 continue
             cams.append(cam)
-            close_ups.append(near)
         del scene
         written = []
         for v, (radiance, depth) in enumerate(render_views(mi, dr, desc, cams, size, spp, seed * 100003 + room_index)):
@@ -55,7 +53,7 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
             save_depth(out / "depth" / f"{name}.png", depth)
             written.append({"name": name, "fov": cams[v].fov, "origin": cams[v].origin.round(3).tolist(),
                             "target": cams[v].target.round(3).tolist(), "up": cams[v].up.round(4).tolist(),
-                            "close_up": close_ups[v]})  # fmt: skip
+                            "close_up": cams[v].close_up})  # fmt: skip
     meta = {"generator": GENERATOR, "seed": seed, "room": room_index, "plan": [list(map(float, r)) for r in room.rects],
             "height": room.height, "lights": len(room.lights), "surfaces": len(room.surfaces), "spp": spp,
             "views": written}  # fmt: skip
