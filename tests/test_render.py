@@ -100,6 +100,68 @@ def test_fireflies_are_removed_and_real_highlights_kept():
     assert np.allclose(out[0:4, 0:4], 0.2)
 
 
+def _shaded_frame(noise: float, seed: int = 0) -> np.ndarray:
+    """A smooth 8-bit scene (shading, one edge) with Gaussian noise of a known level."""
+    yy, xx = np.mgrid[0:120, 0:160].astype(np.float32)
+    grey = 60 + 0.6 * xx + 0.3 * yy + 50 * (xx > 90)
+    img = np.repeat(grey[..., None], 3, -1) * np.float32([1.0, 0.9, 0.8])
+    img += np.random.default_rng(seed).normal(0, noise, img.shape[:2] + (1,))
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_noise_estimate_measures_noise_not_shading():
+    from train.render.camera_effects import noise_sigma
+
+    assert noise_sigma(_shaded_frame(0)) < 0.6  # gradients and an edge are not noise (8-bit rounding is, a little)
+    for level in (2.0, 8.0):
+        assert abs(noise_sigma(_shaded_frame(level)) - level) < 0.2 * level
+
+
+def test_frames_get_the_noise_of_real_cameras_after_compression():
+    from train.render.camera_effects import REAL_NOISE, match_sensor_noise, noise_sigma
+
+    lo, hi = REAL_NOISE
+    for level in (0.0, 15.0):  # a clean render and a grainy dark one
+        for seed in range(3):
+            out = match_sensor_noise(_shaded_frame(level, seed), np.random.default_rng(seed))
+            assert out.dtype == np.uint8 and out.shape == (120, 160, 3)
+            assert 0.7 * lo < noise_sigma(out) < 1.3 * hi, (level, seed, noise_sigma(out))
+    grey = match_sensor_noise(np.repeat(_shaded_frame(0)[..., :1], 3, -1), np.random.default_rng(0))
+    assert np.abs(grey.astype(int) - grey[..., :1]).max() <= 3  # a grey sensor gets no colour noise (JPEG rounding only)
+    again = match_sensor_noise(_shaded_frame(15.0, 1), np.random.default_rng(7))
+    assert np.array_equal(again, match_sensor_noise(_shaded_frame(15.0, 1), np.random.default_rng(7)))
+
+
+def test_refinish_rewrites_rgb_keeps_depth_and_resumes(tmp_path):
+    import subprocess
+    import sys
+
+    from rtdepth.stream.depth_io import save_depth, write_image
+    from train.render.camera_effects import REAL_NOISE, noise_sigma
+
+    src, dst = tmp_path / "rooms", tmp_path / "rooms_n"
+    for sub in ("rgb", "depth", "meta"):
+        (src / sub).mkdir(parents=True)
+    for i in range(3):
+        write_image(src / "rgb" / f"00000_{i:02d}.jpg", _shaded_frame(15.0, i), [1, 100])
+        save_depth(src / "depth" / f"00000_{i:02d}.png", np.full((120, 160), 1.0 + i, np.float32))
+    (src / "meta" / "00000.json").write_text("{}")
+    cmd = [sys.executable, "-m", "train.render.refinish", str(src), "-o", str(dst)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    before, after = open_dataset(src), open_dataset(dst)
+    assert len(after) == 3 and (dst / "meta" / "00000.json").is_file()
+    for i in range(3):
+        assert np.array_equal(after[i].depth, before[i].depth)
+        assert noise_sigma(before[i].rgb) > 10 and noise_sigma(after[i].rgb) < 1.3 * REAL_NOISE[1]
+    first = (dst / "rgb" / "00000_00.jpg").stat().st_mtime_ns
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "nothing to do" in r.stdout
+    assert (dst / "rgb" / "00000_00.jpg").stat().st_mtime_ns == first
+    r = subprocess.run([sys.executable, "-m", "train.render.refinish", str(src), "-o", str(src)], capture_output=True, text=True)
+    assert r.returncode == 2 and "must not be the source" in r.stderr
+
+
 def test_rooms_are_furnished_and_decor_stays_inside_the_walls():
     from train.render.room import build_room
 
