@@ -1,8 +1,8 @@
-"""``python -m train.render.refinish SRC -o DST``: frames rendered before generator 4, with camera-like noise.
+"""``python -m train.render.refinish SRC -o DST``: rendered frames with the noise of real cameras.
 
-Generators 1-3 left a quarter of their frames grainier than any real camera and a third cleaner than
-any (``camera_effects.REAL_NOISE``). Re-rendering costs hours; the radiance is gone, but the noise can be
-matched on the finished frames: each RGB frame goes through ``match_sensor_noise`` (deterministic per
+The generator leaves a quarter of its frames grainier than any real camera and a third cleaner than
+any (``camera_effects.REAL_NOISE``). Re-rendering costs hours; the noise can be matched on the finished
+frames instead: each RGB frame goes through ``match_sensor_noise`` (deterministic per
 file name and seed); depth and meta are the same files (hard links where the disk allows). Frames
 already in DST are skipped, so an interrupted run resumes. Depth is untouched, so DST trains and
 validates like SRC with the same split.
@@ -53,7 +53,7 @@ def refinish(
     output: Path = typer.Option(..., "--output", "-o", help="Folder to write; depth and meta are linked."),
     seed: int = typer.Option(0, help="Noise draws are a pure function of (seed, frame name)."),
 ) -> None:
-    """Match the noise of rendered frames to real cameras' (generators 1-3; generator 4 does it itself)."""
+    """Match the noise of rendered frames to real cameras' (a measured lever: see the README's lever table)."""
     from rich.progress import track
 
     if not (source / "rgb").is_dir() or not (source / "depth").is_dir():
