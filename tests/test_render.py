@@ -160,6 +160,9 @@ def test_refinish_rewrites_rgb_keeps_depth_and_resumes(tmp_path):
     assert (dst / "rgb" / "00000_00.jpg").stat().st_mtime_ns == first
     r = subprocess.run([sys.executable, "-m", "train.render.refinish", str(src), "-o", str(src)], capture_output=True, text=True)
     assert r.returncode == 2 and "must not be the source" in r.stderr
+    blocked = src / "meta" / "00000.json" / "out"  # under a file: the folders cannot be made
+    r = subprocess.run(cmd[:-1] + [str(blocked)], capture_output=True, text=True)
+    assert r.returncode == 2 and "cannot create the dataset folders" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_rooms_are_furnished_and_decor_stays_inside_the_walls():

@@ -17,7 +17,7 @@ import typer
 
 from rtdepth.errors import RtdepthError, run_app
 from rtdepth.samples import SAMPLES
-from train.render.writer import render_job, worker_init
+from train.render.writer import make_dataset_folders, render_job, worker_init
 
 app = typer.Typer(add_completion=False)
 
@@ -57,8 +57,7 @@ def render(
     if rooms < 1 or views < 1 or spp < 1 or workers < 1:
         raise RtdepthError("--rooms, --views, --spp and --workers must be at least 1")
     paths = photo_files(photos)
-    for sub in ("rgb", "depth", "meta"):
-        (output / sub).mkdir(parents=True, exist_ok=True)
+    make_dataset_folders(output)
     for stale in output.rglob("*.tmp"):
         stale.unlink()
     todo = [r for r in range(first, first + rooms) if not (output / "meta" / f"{r:05d}.json").is_file()]

@@ -16,11 +16,15 @@ import shutil
 import zlib
 from pathlib import Path
 
+import cv2
+import numpy as np
 import typer
 
+from rtdepth.data.readers import folder_dataset, read_rgb
 from rtdepth.errors import RtdepthError, run_app
 from rtdepth.stream.depth_io import write_image
 from train.render.camera_effects import REAL_NOISE, match_sensor_noise, noise_sigma
+from train.render.writer import make_dataset_folders
 
 app = typer.Typer(add_completion=False)
 
@@ -36,11 +40,6 @@ def _link(src: Path, dst: Path) -> None:
 
 def refinish_frame(src: Path, dst: Path, seed: int) -> tuple[float, float]:
     """Write ``src`` (an RGB frame) to ``dst`` with real-camera noise; returns the noise before and after."""
-    import cv2
-    import numpy as np
-
-    from rtdepth.data.readers import read_rgb
-
     rgb = read_rgb(src)
     out = match_sensor_noise(rgb, np.random.default_rng((seed, zlib.crc32(src.stem.encode()))))
     write_image(dst, cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 100])  # compressed already
@@ -60,11 +59,11 @@ def refinish(
         raise RtdepthError(f"{source} is not an RGB-D folder (needs rgb/ and depth/)")
     if output.resolve() == source.resolve():
         raise RtdepthError("--output must not be the source folder")
-    frames = sorted(p for p in (source / "rgb").iterdir() if p.is_file() and not p.name.startswith("."))
-    for sub in ("rgb", "depth", "meta"):
-        (output / sub).mkdir(parents=True, exist_ok=True)
-    for extra in [*(source / "depth").glob("*.png"), *(source / "meta").glob("*.json")]:
+    pairs = folder_dataset(source).pairs  # the frames training reads: RGB with a depth of the same name
+    make_dataset_folders(output)
+    for extra in [*(depth for _, depth in pairs), *(source / "meta").glob("*.json")]:
         _link(extra, output / extra.parent.name / extra.name)
+    frames = [rgb for rgb, _ in pairs]
     before, after = [], []
     for frame in track(frames, description="refinishing frames"):
         dst = output / "rgb" / f"{frame.stem}.jpg"
@@ -76,8 +75,6 @@ def refinish(
     summary = {"source": str(source), "seed": seed, "band": REAL_NOISE, "frames": len(frames), "written": len(before)}
     (output / "refinish.json").write_text(json.dumps(summary))
     if before:
-        import numpy as np
-
         pct = lambda v: " / ".join(f"{x:.1f}" for x in np.percentile(v, [10, 50, 90]))  # noqa: E731
         typer.echo(f"{len(before)} frames -> {output}; noise p10/p50/p90 {pct(before)} -> {pct(after)}")
     else:

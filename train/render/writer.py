@@ -7,6 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from rtdepth.errors import RtdepthError
 from rtdepth.stream.depth_io import save_depth, write_image
 
 # Bumped when the same (seed, room) would render differently: 2 = furnished densely, wall decor, rugs,
@@ -61,6 +62,15 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
     tmp_meta.write_text(json.dumps(meta))
     os.replace(tmp_meta, out / "meta" / f"{room_index:05d}.json")
     return len(written)
+
+
+def make_dataset_folders(root: Path) -> None:
+    """``rgb/``, ``depth/`` and ``meta/`` under ``root``, before any work; one clear line when the disk says no."""
+    try:
+        for sub in ("rgb", "depth", "meta"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RtdepthError(f"{root}: cannot create the dataset folders ({exc.strerror})") from exc
 
 
 _PHOTOS: dict[tuple, object] = {}
