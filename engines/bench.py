@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -42,6 +42,7 @@ class EndToEndRow:
     size: str
     model_fps: float
     video_fps: float
+    stage_ms: dict[str, float] = field(default_factory=dict)  # medians per pipeline stage: where the time goes
 
     @property
     def ratio(self) -> float:
@@ -167,7 +168,8 @@ def end_to_end(weights: Path, factory: Callable[[], Backend], clip: Path | None 
     after, _ = time_backend(alone, size, iters=30)  # model-only before and after: the ratio should not
     # depend on the machine's speed drifting during the run
     return EndToEndRow(
-        est.info.model, backend.name, precision_label(backend), f"{size[0]}x{size[1]}", 2000 / (med + after), stats.fps
+        est.info.model, backend.name, precision_label(backend), f"{size[0]}x{size[1]}", 2000 / (med + after), stats.fps,
+        stats.stage_ms,
     )
 
 

@@ -102,6 +102,40 @@ def inference_memory(models: list[str]) -> list[dict]:
     return rows
 
 
+def profile(model: str = "resnet34_unet", size: tuple[int, int] = (640, 480), iters: int = 20) -> list[dict]:
+    """Where one frame's time goes (torch profiler): GPU busy time against wall time, and the top GPU ops.
+
+    Wall time far above GPU time means the host (Python launches, copies, synchronisation) is the limit."""
+    import numpy as np
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    from rtdepth.models import create_model
+    from rtdepth.runtime.backends import TorchBackend
+
+    frame = np.random.default_rng(0).integers(0, 256, (1, size[1], size[0], 3), dtype=np.uint8)
+    rows = []
+    for precision, graph in (("fp32", False), ("fp16", False), ("fp16", True)):
+        backend = TorchBackend(create_model(model).eval(), "cuda", precision, cuda_graph=graph)
+        for _ in range(5):
+            backend.infer(frame)
+        torch.cuda.synchronize()
+        with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            t0 = time.perf_counter()
+            for _ in range(iters):
+                backend.infer(frame)
+            wall_ms = (time.perf_counter() - t0) * 1000 / iters
+        device_ms = lambda e: getattr(e, "self_device_time_total", getattr(e, "self_cuda_time_total", 0)) / 1000 / iters  # noqa: E731
+        events = [e for e in prof.key_averages() if device_ms(e) > 0]
+        top = sorted(events, key=device_ms, reverse=True)[:5]
+        rows.append({"model": model, "size": f"{size[0]}x{size[1]}", "precision": precision + ("+graph" if graph else ""),
+                     "wall_ms": wall_ms, "gpu_ms": sum(map(device_ms, events)),
+                     "top": [[e.key[:60], round(device_ms(e), 3)] for e in top]})  # fmt: skip
+        del backend
+    return rows
+
+
 def targets(report: dict) -> list[dict]:
     """The issue's targets, each with the measured value and whether it is met."""
     found: list[dict] = []
@@ -148,10 +182,12 @@ def summary_markdown(report: dict) -> str:
                          f"{r['p95_ms']:.2f} | {r['speedup']:.2f} |")
         lines.append("")
     if bench_report.get("end_to_end"):
-        lines += ["| video end to end | precision | size | model fps | video fps | ratio |", "|---|---|---|---|---|---|"]
+        lines += ["| video end to end | precision | size | model fps | video fps | ratio | stage medians ms |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
         for e in bench_report["end_to_end"]:
+            stages = ", ".join(f"{k} {v:.2f}" for k, v in e.get("stage_ms", {}).items())
             lines.append(f"| {e['model']} {e['backend']} | {e['precision']} | {e['size']} | {e['model_fps']:.1f} | "
-                         f"{e['video_fps']:.1f} | {e['ratio']:.2f} |")
+                         f"{e['video_fps']:.1f} | {e['ratio']:.2f} | {stages} |")
         lines.append("")
     if bench_report.get("live"):
         lines += ["| live (clip paced as a camera) | precision | shown fps | latency median ms | p95 ms | dropped |",
@@ -165,6 +201,13 @@ def summary_markdown(report: dict) -> str:
         for t in report["training"]:
             lines.append(f"| {t['model']} | {t['precision']} | {t['size']} | {t['batch']} | {t['samples_per_s']:.1f} | "
                          f"{t['step_ms']:.1f} | {t['peak_mem_mb']:.0f} |")
+        lines.append("")
+    if isinstance(report.get("profile"), list):
+        lines += ["| where the time goes (profiled) | size | precision | wall ms | GPU busy ms | top GPU ops (ms) |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for p in report["profile"]:
+            top = "; ".join(f"{k} {v:.2f}" for k, v in p["top"][:3])
+            lines.append(f"| {p['model']} | {p['size']} | {p['precision']} | {p['wall_ms']:.2f} | {p['gpu_ms']:.2f} | {top} |")
         lines.append("")
     if isinstance(report.get("inference_memory"), list):
         lines += ["| inference peak memory | size | precision | MB |", "|---|---|---|---|"]
@@ -185,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iters", type=int, default=50, help="timed runs per latency case")
     parser.add_argument("--e2e-frames", type=int, default=150, help="demo-clip frames for the video rate")
     parser.add_argument("--train-steps", type=int, default=30, help="timed training steps per model")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["tests", "bench", "training", "memory"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["tests", "bench", "training", "memory", "profile"])
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     out = args.output
@@ -196,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "default_model": read_info(default_weights()).model}
     steps = [("facts", gpu_facts), ("tests", lambda: gpu_tests(out)), ("bench", lambda: bench(args.iters, args.e2e_frames)),
              ("training", lambda: training(["unet", "resnet34_unet", report["default_model"]], args.train_steps)),
-             ("memory", lambda: inference_memory(list_models()))]  # fmt: skip
+             ("memory", lambda: inference_memory(list_models())), ("profile", profile)]  # fmt: skip
     for name, step in steps:
         if name in args.skip or (name != "facts" and not report.get("facts", {}).get("cuda_available")):
             continue

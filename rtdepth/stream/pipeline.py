@@ -1,7 +1,9 @@
 """The streaming pipeline: source -> preprocess -> backend -> visualise -> sinks.
 
 Decoding (file sources), inference and encoding run in three threads joined by small bounded
-queues, so on a video the end-to-end rate approaches the model-only rate. Camera sources are
+queues, so on a video the end-to-end rate approaches the model-only rate. When no window or preview
+shows frames on the inference thread, colour-mapping moves to the writer thread too, so the inference
+thread does nothing but infer. Camera sources are
 already threaded and hand over only their newest frame. Sinks are always closed, so an interrupted
 run leaves a playable file of the frames done.
 """
@@ -64,11 +66,12 @@ class RunStats:
 
 
 class _Writer(threading.Thread):
-    """Encodes and writes rendered frames off the inference thread."""
+    """Encodes and writes rendered frames off the inference thread (rendering them first when deferred)."""
 
-    def __init__(self, sinks: Sinks, timer: StageTimer) -> None:
+    def __init__(self, sinks: Sinks, timer: StageTimer, finish: Callable[[Frame, np.ndarray, float], np.ndarray],
+                 live: bool) -> None:  # fmt: skip
         super().__init__(name="rtdepth-writer", daemon=True)
-        self.sinks, self.timer = sinks, timer
+        self.sinks, self.timer, self.finish, self.live = sinks, timer, finish, live
         self.queue: queue.Queue = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
         self.written = 0
@@ -77,15 +80,19 @@ class _Writer(threading.Thread):
         while (item := self.queue.get()) is not _END:
             if self.error is not None:
                 continue  # keep draining so the producer never blocks
-            index, image, depth, frame = item
+            frame, depth, image, fps = item
             try:
+                if image is None:
+                    image = self.finish(frame, depth, fps)
+                    if self.live:  # glass to glass: captured -> ready to show (headless)
+                        self.timer.add("latency", time.perf_counter() - frame.captured)
                 with self.timer.time("write"):
                     if self.sinks.video is not None:
                         self.sinks.video.write(image)
                     if self.sinks.raw is not None:
-                        self.sinks.raw.write(index, depth)
+                        self.sinks.raw.write(frame.index, depth)
                     if self.sinks.ply is not None:
-                        self.sinks.ply.write(index, depth, frame)
+                        self.sinks.ply.write(frame.index, depth, frame.image)
                 self.written += 1
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 self.error = exc
@@ -129,20 +136,31 @@ def run_stream(
     timer, meter, stats = StageTimer(), RateMeter(), RunStats()
     stop = threading.Event()
     frames_in = None if source.live else _prefetch(source, timer, stop)
-    writer = _Writer(sinks, timer)
-    writer.start()
     label = estimator.describe()
+
+    def finish(frame: Frame, depth: np.ndarray, fps: float) -> np.ndarray:
+        """Colour-map, overlay and HUD: the frame as shown or written."""
+        with timer.time("render"):
+            image = viz.render(to_bgr8(frame.image), depth)
+        if hud:
+            latency = (time.perf_counter() - frame.captured) * 1000
+            draw_hud(image, [f"{fps:5.1f} FPS  {latency:4.0f} ms", label])
+        return image
+
+    deferred = sinks.window is None and sinks.preview is None  # nothing is shown here: render on the writer
+    writer = _Writer(sinks, timer, finish, source.live and deferred)
+    writer.start()
     started = time.perf_counter()
     try:
         while max_frames is None or stats.frames < max_frames:
             frame = _next_frame(source, frames_in, timer)
             if frame is None:
                 break
-            depth, image = _process(frame, estimator, viz, timer)
+            t0 = time.perf_counter()
+            depth = estimator.predict(frame.image)
+            timer.add("model", time.perf_counter() - t0)
             fps = meter.tick()
-            if hud:
-                latency = (time.perf_counter() - frame.captured) * 1000
-                draw_hud(image, [f"{fps:5.1f} FPS  {latency:4.0f} ms", label])
+            image = None if deferred else finish(frame, depth, fps)
             if sinks.window is not None:
                 action = sinks.window.show(image)
                 if action == "quit":
@@ -153,9 +171,9 @@ def run_stream(
                     viz.cycle_layout()
             if sinks.preview is not None and sinks.preview(image, depth, frame.captured) is False:
                 break
-            if source.live:  # glass to glass: captured -> shown (or ready to show, headless)
+            if source.live and not deferred:  # glass to glass: captured -> shown
                 timer.add("latency", time.perf_counter() - frame.captured)
-            writer.queue.put((frame.index, image, depth, frame.image))
+            writer.queue.put((frame, depth, image, fps))
             if writer.error is not None:
                 break
             stats.frames += 1
@@ -184,12 +202,3 @@ def _next_frame(source: Source, frames_in: queue.Queue | None, timer: StageTimer
             return source.read()
     item = frames_in.get()
     return None if item is _END else item
-
-
-def _process(frame: Frame, estimator: DepthEstimator, viz: Visualizer, timer: StageTimer) -> tuple[np.ndarray, np.ndarray]:
-    t0 = time.perf_counter()
-    depth = estimator.predict(frame.image)
-    timer.add("model", time.perf_counter() - t0)
-    with timer.time("render"):
-        image = viz.render(to_bgr8(frame.image), depth)
-    return depth, image
