@@ -108,6 +108,7 @@ def profile(model: str = "resnet34_unet", size: tuple[int, int] = (640, 480), it
     Wall time far above GPU time means the host (Python launches, copies, synchronisation) is the limit."""
     import numpy as np
     import torch
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
@@ -127,7 +128,8 @@ def profile(model: str = "resnet34_unet", size: tuple[int, int] = (640, 480), it
                 backend.infer(frame)
             wall_ms = (time.perf_counter() - t0) * 1000 / iters
         device_ms = lambda e: getattr(e, "self_device_time_total", getattr(e, "self_cuda_time_total", 0)) / 1000 / iters  # noqa: E731
-        events = [e for e in prof.key_averages() if device_ms(e) > 0]
+        # Kernels and copies only: an operator's device time is its kernels' again, and would count them twice.
+        events = [e for e in prof.key_averages() if device_ms(e) > 0 and getattr(e, "device_type", None) == DeviceType.CUDA]
         top = sorted(events, key=device_ms, reverse=True)[:5]
         rows.append({"model": model, "size": f"{size[0]}x{size[1]}", "precision": precision + ("+graph" if graph else ""),
                      "wall_ms": wall_ms, "gpu_ms": sum(map(device_ms, events)),
