@@ -116,3 +116,30 @@ def test_packaged_efficientnet_lite0_weights_load():
 def test_unknown_model_lists_valid_names():
     with pytest.raises(RtdepthError, match="unet, resnet34_unet"):
         create_model("vgg")
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_batchnorm_folding_keeps_the_output_and_leaves_the_model_alone(name):
+    from rtdepth.models.fold import fold_batchnorm
+    from rtdepth.runtime.backends import TorchBackend
+
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):  # statistics a trained net has
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.2, 0.2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    folded = fold_batchnorm(model)
+    x = torch.rand(1, 3, 37, 53)
+    with torch.inference_mode():
+        want, got = model(x), folded(x)
+    assert torch.allclose(got, want, rtol=1e-4, atol=1e-5)
+    left = sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    # the paper's U-Net normalises after its activations: nothing to fold; the others fold every BatchNorm
+    assert left == (16 if name == "unet" else 0)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    image = (x[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8")[None]
+    ref = model(torch.from_numpy(image).permute(0, 3, 1, 2).float() / 255)[:, 0].detach().numpy()
+    assert abs(TorchBackend(model, "cpu").infer(image) - ref).max() < 1e-4 * ref.max()

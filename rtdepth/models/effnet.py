@@ -30,6 +30,8 @@ def _same_pad(kernel: int, stride: int) -> nn.Module:
 class MBConv(nn.Module):
     """Inverted residual block without squeeze-excite (the 'lite' variant), TF checkpoint names."""
 
+    conv_bn_pairs = (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
+
     def __init__(self, cin: int, cout: int, kernel: int, stride: int, expand: int) -> None:
         super().__init__()
         mid = cin * expand
@@ -56,6 +58,7 @@ class EfficientNetLite0Encoder(nn.Module):
     """Features at strides 2, 4, 8, 16, 32 with 16, 24, 40, 112, 320 channels."""
 
     out_channels = (16, 24, 40, 112, 320)
+    conv_bn_pairs = (("_conv_stem", "_bn0"),)
 
     def __init__(self) -> None:
         super().__init__()

@@ -16,6 +16,7 @@ class BasicBlock(nn.Module):
     """Two 3x3 convs with a residual connection (torchvision's layout and names)."""
 
     expansion = 1
+    conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"))  # applied back to back in forward: foldable
 
     def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
         super().__init__()
@@ -37,6 +38,8 @@ class BasicBlock(nn.Module):
 
 class ResNetEncoder(nn.Module):
     """ResNet trunk without the classifier; returns features at strides 2, 4, 8, 16, 32."""
+
+    conv_bn_pairs = (("conv1", "bn1"),)
 
     def __init__(self, layers: tuple[int, int, int, int] = (3, 4, 6, 3)) -> None:
         super().__init__()

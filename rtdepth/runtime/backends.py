@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from rtdepth.errors import RtdepthError
+from rtdepth.models.fold import fold_batchnorm
 
 
 @runtime_checkable
@@ -43,7 +44,7 @@ def resolve_device(device: str) -> str:
 
 
 class TorchBackend:
-    """Eager PyTorch: FP32 on the CPU, FP16 + channels_last on CUDA by default.
+    """Eager PyTorch: FP32 on the CPU, FP16 + channels_last on CUDA by default; BatchNorm folded into the convolutions.
 
     With ``cuda_graph`` (CUDA only), the whole step (uint8 upload, normalise, model) is captured once
     per input shape into static buffers and replayed: one launch per frame instead of hundreds. Frames
@@ -62,7 +63,7 @@ class TorchBackend:
         if self.precision == "fp16" and self.device == "cpu":
             raise RtdepthError("fp16 needs a CUDA device; use fp32 on the CPU")
         self.dtype = torch.float16 if self.precision == "fp16" else torch.float32
-        self.model = model.eval().to(self.device, self.dtype)
+        self.model = fold_batchnorm(model).to(self.device, self.dtype)  # a copy: the caller's model is untouched
         if self.device.startswith("cuda"):
             self.model = self.model.to(memory_format=torch.channels_last)
             torch.backends.cudnn.benchmark = True  # fixed frame sizes: the fastest kernels, chosen once per shape
