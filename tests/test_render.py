@@ -204,3 +204,19 @@ def test_close_ups_stand_in_the_room_and_look_down_at_a_top_nearby():
                          and forward @ (t - cam.origin) / np.linalg.norm(t - cam.origin) > 0.7]  # fmt: skip
             assert looked_at  # some top within reach, straight ahead
     assert seen >= 10
+
+
+def test_photo_textures_draw_each_folder_evenly_and_one_folder_as_before(tmp_path):
+    from train.render.textures import PhotoCrops
+
+    desk = [tmp_path / "desk" / f"{i:04d}.jpg" for i in range(500)]
+    others = [tmp_path / "photos" / name for name in ("brick.png", "grass.png")]
+    crops = PhotoCrops(desk + others)
+    assert len(crops.groups[0]) == 400 and len(crops.paths) == 402  # a long sequence is spread, not cut
+    rng = np.random.default_rng(0)
+    picks = [crops.pick(rng) for _ in range(2000)]
+    share = sum(p.parent.name == "photos" for p in picks) / len(picks)
+    assert 0.45 < share < 0.55  # two photos weigh as much as 400 frames of one desk
+    single, rng_a, rng_b = PhotoCrops(desk), np.random.default_rng(5), np.random.default_rng(5)
+    spread = [desk[i] for i in np.linspace(0, 499, 400).astype(int)]
+    assert [single.pick(rng_a) for _ in range(20)] == [spread[int(rng_b.integers(400))] for _ in range(20)]

@@ -103,12 +103,18 @@ def paint(rng: np.random.Generator, saturation: float = 0.9) -> Texture:
 
 
 class PhotoCrops:
-    """Random crops of real photographs (one small cache of decoded images, loaded lazily)."""
+    """Random crops of real photographs (one small cache of decoded images, loaded lazily).
+
+    Each folder of photos is one source, drawn as often as any other: a video's 789 frames of one desk
+    beside a dozen photos of other things would otherwise leave the dozen unseen.
+    """
 
     def __init__(self, paths: list[Path], max_images: int = 400) -> None:
-        self.paths = sorted(paths)
-        if len(self.paths) > max_images:  # spread over the list, not the first N frames of one sequence
-            self.paths = [self.paths[i] for i in np.linspace(0, len(self.paths) - 1, max_images).astype(int)]
+        groups: dict[Path, list[Path]] = {}
+        for path in sorted(paths):
+            groups.setdefault(path.parent, []).append(path)
+        self.groups = [_spread(group, max_images) for _, group in sorted(groups.items())]
+        self.paths = [path for group in self.groups for path in group]
         self._cache: dict[Path, np.ndarray] = {}
 
     def __bool__(self) -> bool:
@@ -120,8 +126,13 @@ class PhotoCrops:
             self._cache[path] = None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
         return self._cache[path]
 
+    def pick(self, rng: np.random.Generator) -> Path:
+        """A source, then a photo of it (one draw only when there is one source: generator 3's draws)."""
+        group = self.groups[int(rng.integers(len(self.groups)))] if len(self.groups) > 1 else self.groups[0]
+        return group[int(rng.integers(len(group)))]
+
     def __call__(self, rng: np.random.Generator) -> Texture:
-        img = self._image(self.paths[int(rng.integers(len(self.paths)))])
+        img = self._image(self.pick(rng))
         if img is None:
             return plaster(rng)
         h, w = img.shape[:2]
@@ -134,6 +145,13 @@ class PhotoCrops:
             crop = cv2.resize(np.concatenate([top, top[::-1]], 0), (SIZE, SIZE))
         tint = rng.uniform(0.8, 1.2, 3).astype(np.float32)
         return Texture(np.clip(crop * tint, 0, 1), rng.uniform(0.3, 1.5))
+
+
+def _spread(paths: list[Path], most: int) -> list[Path]:
+    """At most ``most`` paths spread over the list, not the first frames of one sequence."""
+    if len(paths) <= most:
+        return paths
+    return [paths[i] for i in np.linspace(0, len(paths) - 1, most).astype(int)]
 
 
 def _pale_paint(rng: np.random.Generator) -> Texture:
