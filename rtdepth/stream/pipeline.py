@@ -3,9 +3,8 @@
 Decoding (file sources), inference and encoding run in three threads joined by small bounded
 queues, so on a video the end-to-end rate approaches the model-only rate. When no window or preview
 shows frames on the inference thread, colour-mapping moves to the writer thread too, so the inference
-thread does nothing but infer. Camera sources are
-already threaded and hand over only their newest frame. Sinks are always closed, so an interrupted
-run leaves a playable file of the frames done.
+thread does nothing but infer. Camera sources are already threaded and hand over only their newest
+frame. Sinks are always closed, so an interrupted run leaves a playable file of the frames done.
 """
 
 from __future__ import annotations
