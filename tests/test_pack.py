@@ -62,6 +62,9 @@ def test_pack_keeps_only_the_training_part_and_unpacks_to_a_folder_training_read
         assert np.abs(got.rgb.astype(int) - want.rgb.astype(int)).mean() < 12  # JPEG, nothing else
     again = subprocess.run(cmd + ["unpack", str(pack), "-o", str(out)], capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and again.stdout.startswith("0 files")  # frames on disk are kept
+    blocked = pack.parent / "desk" / "rgb" / "0000.jpg" / "out"  # under a file: no folder can be made there
+    r = subprocess.run(cmd + ["unpack", str(pack), "-o", str(blocked)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "cannot create the dataset folders" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_unpack_refuses_a_tar_that_is_not_a_pack_in_one_line(tmp_path):

@@ -22,19 +22,20 @@ import cv2
 import numpy as np
 import typer
 
-from rtdepth.data import open_dataset
+from rtdepth.data import RGBDDataset, open_dataset
 from rtdepth.data.splits import resolve_split, split_indices
 from rtdepth.errors import RtdepthError, run_app
+from rtdepth.stream.depth_io import depth_to_mm16, write_bytes, write_image
 from train.augment import resize_pair
 from train.config import TrainConfig
+from train.render.writer import make_dataset_folders
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
-MAX_MM = 65535
 
 
 def encode_depth(depth_m: np.ndarray) -> bytes:
     """Depth in metres -> compressed millimetres (0 stays 'no measurement'); exact for whole millimetres."""
-    mm = np.clip(np.rint(depth_m * 1000.0), 0, MAX_MM).astype(np.uint16)
+    mm = depth_to_mm16(depth_m)
     rows = np.diff(mm.astype(np.int32), axis=1, prepend=0).astype(np.uint16)  # wraps: inverted exactly below
     header = np.array(mm.shape, dtype="<u4").tobytes()
     return header + lzma.compress(rows.astype("<u2").tobytes(), preset=6)
@@ -47,14 +48,14 @@ def decode_depth(blob: bytes) -> np.ndarray:
     return np.cumsum(rows, axis=1, dtype=np.uint16)  # uint16 arithmetic wraps like the encoder did
 
 
-def frame_indices(spec: str, n: int, part: str, every: int, limit: int | None) -> list[int]:
+def frame_indices(dataset: RGBDDataset, part: str, every: int, limit: int | None) -> list[int]:
     """Which frames of a source go in: all, or the part training trains on (its split, its defaults)."""
+    n = len(dataset)
     if part == "all":
         picked = list(range(n))
     else:
         cfg = TrainConfig()
-        train, val = split_indices(n, cfg.val_fraction, resolve_split(cfg.split, open_dataset(spec)), cfg.split_blocks,
-                                   cfg.seed)  # fmt: skip
+        train, val = split_indices(n, cfg.val_fraction, resolve_split(cfg.split, dataset), cfg.split_blocks, cfg.seed)
         picked = train if part == "train" else val
     picked = picked[::every]
     if limit is not None and len(picked) > limit:  # spread over the source, not its first frames
@@ -98,13 +99,13 @@ def pack(
         raise RtdepthError(f"--part must be all, train or val, not {part!r}")
     if output.suffix != ".tar":
         raise RtdepthError(f"{output}: the pack is a .tar file")
-    sources = [(spec, open_dataset(spec)) for spec in data]  # every source opens before any work
-    chosen = [frame_indices(spec, len(ds), part, every, limit) for spec, ds in sources]
+    sources = [open_dataset(spec) for spec in data]  # every source opens before any work
+    chosen = [frame_indices(ds, part, every, limit) for ds in sources]
     tmp = output.with_name(f".{output.name}.partial")
     total = sum(map(len, chosen))
     with tarfile.open(tmp, "w") as tar, Progress(*Progress.get_default_columns(), transient=True) as bar:
         task = bar.add_task("packing frames", total=total)
-        for name, (_spec, ds), indices in zip(_source_names(data), sources, chosen):
+        for name, ds, indices in zip(_source_names(data), sources, chosen):
             for i in indices:
                 sample = resize_pair(ds[i], (width, height))
                 ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(sample.rgb, cv2.COLOR_RGB2BGR),
@@ -134,21 +135,19 @@ def unpack(
             parts = Path(member.name).parts
             if len(parts) != 3 or parts[1] not in ("rgb", "depth") or ".." in parts:
                 raise RtdepthError(f"{pack_file}: unexpected entry {member.name!r}; not a pack from train.pack")
-            sources.add(parts[0])
+            if parts[0] not in sources:
+                make_dataset_folders(output / parts[0], ("rgb", "depth"))
+                sources.add(parts[0])
             folder = output / parts[0] / parts[1]
-            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / (parts[2] if parts[1] == "rgb" else Path(parts[2]).stem + ".png")
+            if target.exists():
+                continue
             data = tar.extractfile(member).read()
             if parts[1] == "rgb":
-                target, payload = folder / parts[2], data
+                write_bytes(target, data)
             else:
-                target = folder / (Path(parts[2]).stem + ".png")
-                ok, png = cv2.imencode(".png", decode_depth(data))
-                payload = png.tobytes()
-            if not target.exists():
-                tmp = target.with_name(f".{target.name}.partial")
-                tmp.write_bytes(payload)
-                tmp.replace(target)
-                written += 1
+                write_image(target, decode_depth(data))
+            written += 1
     typer.echo(f"{written} files of {len(sources)} sources -> {output}: {', '.join(sorted(sources))}")
 
 

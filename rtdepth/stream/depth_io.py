@@ -18,7 +18,7 @@ def save_depth(path: str | Path, depth: np.ndarray) -> Path:
     if path.suffix == ".npy":
         buf = io.BytesIO()
         np.save(buf, depth.astype(np.float32))
-        return _write_bytes(path, buf.getvalue())
+        return write_bytes(path, buf.getvalue())
     if path.suffix != ".png":
         raise RtdepthError(f"{path}: raw depth must be .png (16-bit mm) or .npy")
     return write_image(path, depth_to_mm16(depth))
@@ -40,10 +40,12 @@ def write_image(path: str | Path, image: np.ndarray, params: list[int] | None = 
         raise RtdepthError(f"{path}: cannot write image ({str(exc).strip().splitlines()[-1][:80]})") from exc
     if not ok:
         raise RtdepthError(f"{path}: cannot write image (unknown extension)")
-    return _write_bytes(path, buf.tobytes())
+    return write_bytes(path, buf.tobytes())
 
 
-def _write_bytes(path: Path, data: bytes) -> Path:
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write encoded bytes (an image already compressed) atomically; a clear error when the disk says no."""
+    path = Path(path)
     if not path.parent.is_dir():
         raise RtdepthError(f"{path}: folder {path.parent} does not exist")
     try:

@@ -65,10 +65,10 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
     return len(written)
 
 
-def make_dataset_folders(root: Path) -> None:
+def make_dataset_folders(root: Path, subfolders: tuple[str, ...] = ("rgb", "depth", "meta")) -> None:
     """``rgb/``, ``depth/`` and ``meta/`` under ``root``, before any work; one clear line when the disk says no."""
     try:
-        for sub in ("rgb", "depth", "meta"):
+        for sub in subfolders:
             (root / sub).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RtdepthError(f"{root}: cannot create the dataset folders ({exc.strerror})") from exc
