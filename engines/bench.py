@@ -155,7 +155,7 @@ def end_to_end(weights: Path, factory: Callable[[], Backend], clip: Path | None 
 
     clip = clip or ASSETS / "demo.mp4"
     backend = factory()
-    est = DepthEstimator(backend, read_info(weights))
+    est = DepthEstimator(backend, read_info(weights), flip=False)  # as the streaming commands run it
     with VideoSource(clip) as src:
         first = src.read()
     size = est.model_size_for((first.image.shape[1], first.image.shape[0]))
@@ -196,7 +196,7 @@ def live_latency(weights: Path, factory: Callable[[], Backend], clip: Path | Non
 
     clip = clip or ASSETS / "demo.mp4"
     backend = factory()
-    est = DepthEstimator(backend, read_info(weights))
+    est = DepthEstimator(backend, read_info(weights), flip=False)  # as the streaming commands run it
     with PacedFileSource(clip) as src:  # warm-up: first calls allocate
         run_stream(src, est, Visualizer(), Sinks(), max_frames=5)
     with PacedFileSource(clip) as src:
@@ -239,7 +239,7 @@ def serve_cost(weights: Path, factory: Callable[[], Backend], clip: Path | None 
     from rtdepth.stream.visualize import Visualizer
 
     clip = clip or ASSETS / "demo.mp4"
-    est = DepthEstimator(factory(), read_info(weights))
+    est = DepthEstimator(factory(), read_info(weights), flip=False)  # as the streaming commands run it
 
     def rate(viewer: bool) -> float:
         service = LiveService(str(clip), est, Visualizer(), source_factory=lambda spec: VideoSource(spec)).start()

@@ -31,6 +31,8 @@ OnnxOutputOpt = typer.Option(
     None, "--onnx-output", help="What a third-party ONNX file outputs: metres, or inverse (relative inverse depth)."
 )
 RangeOpt = typer.Option(None, "--range", help="Fixed colour range NEAR FAR in metres (default: adaptive).")
+FlipOpt = typer.Option(True, "--flip/--no-flip", help="Average with the mirrored image's depth (better, 2x model time).")
+StreamFlipOpt = typer.Option(False, "--flip/--no-flip", help="Average with the mirrored frame's depth (better, half the rate).")
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -45,7 +47,8 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return w, h
 
 
-def _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output=None, streaming=False):
+def _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output=None, streaming=False,
+               flip=True):  # fmt: skip
     """Open the model; on the CLI, the engine a backend needs is prepared first (said in one line), never silently."""
     import os
 
@@ -56,7 +59,7 @@ def _estimator(weights, backend, device, precision, size, engines_dir, no_build,
     wh = parse_size(size)
     _prepare_engine(weights, backend, device, precision, wh, no_build)
     # Streaming commands run a decoder and an encoder beside the model: its idle threads should not spin.
-    return DepthEstimator.from_weights(weights, backend, device, wh, precision, onnx_output, busy_wait=not streaming)
+    return DepthEstimator.from_weights(weights, backend, device, wh, precision, onnx_output, not streaming, flip)
 
 
 def _prepare_engine(weights, backend, device, precision, size, no_build) -> None:
@@ -144,12 +147,13 @@ def image(
     layout: str = LayoutOpt,
     alpha: float = AlphaOpt,
     range_: Optional[tuple[float, float]] = RangeOpt,
+    flip: bool = FlipOpt,
 ) -> None:
     """Depth for one image: a colour-mapped picture and, optionally, raw metric depth."""
     from .jobs import depth_for_image
 
     viz = _viz(colormap, layout, alpha, range_)  # options checked before the model loads
-    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output)
+    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, flip=flip)
     depth = depth_for_image(source, output, raw, viz, opener)
     console.print(f"wrote {output} ({depth.shape[1]}x{depth.shape[0]}, depth {depth.min():.2f}..{depth.max():.2f} m)")
 
@@ -211,13 +215,14 @@ def video(
     fy: Optional[float] = typer.Option(None, "--fy", help="Focal length y in pixels for --ply (default: fx)."),
     cx: Optional[float] = typer.Option(None, "--cx", help="Principal point x for --ply (default: image centre)."),
     cy: Optional[float] = typer.Option(None, "--cy", help="Principal point y for --ply (default: image centre)."),
+    flip: bool = StreamFlipOpt,
 ) -> None:
     """Depth for every frame of a video, written as H.264 MP4 at the source fps."""
     from .stream.run import ExtraOutputs, run_video
 
     viz = _viz(colormap, layout, alpha, range_)
     extras = ExtraOutputs(raw_dir, raw_format, ply, ply_every, (fx, fy, cx, cy))
-    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, streaming=True)
+    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip)
     run_video(source, output, opener,
               viz, extras, hud, err_console)  # fmt: skip
 
@@ -242,6 +247,7 @@ def live(
     range_: Optional[tuple[float, float]] = RangeOpt,
     hud: bool = HudOpt,
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
+    flip: bool = StreamFlipOpt,
 ) -> None:
     """Live depth from a camera in a window, at frame rate."""
     from .stream.run import run_live
@@ -251,7 +257,7 @@ def live(
     if max_frames is not None and max_frames < 1:
         raise RtdepthError("--max-frames must be at least 1")
     viz = _viz(colormap, layout, alpha, range_)
-    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, streaming=True)
+    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip)
     run_live(source or camera or "0", opener, viz, output, window, hud, max_frames, err_console)
 
 
@@ -275,6 +281,7 @@ def evaluate(
     engines_dir: Optional[Path] = EnginesOpt,
     no_build: bool = NoBuildOpt,
     onnx_output: Optional[str] = OnnxOutputOpt,
+    flip: bool = FlipOpt,
 ) -> None:
     """Metrics of a model on a dataset: delta1..3, abs rel, RMSE, log10, raw and median-scaled."""
     import json
@@ -285,7 +292,7 @@ def evaluate(
     if limit is not None and limit < 1:
         raise RtdepthError("--limit must be at least 1")
     dataset = open_dataset(data)  # a bad spec fails before the model loads
-    estimator = _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output)
+    estimator = _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output, flip=flip)
     opts = EvalOptions(subset, split, max_depth=max_depth, eigen_crop=eigen_crop, save_dir=output, limit=limit)
     result = evaluate_dataset(estimator, dataset, opts, progress=not json_out)
     if json_out:
@@ -470,6 +477,7 @@ def serve(
     token: Optional[str] = typer.Option(None, "--token", help="Require this token on every request (?token=...)."),
     max_upload_mb: int = typer.Option(50, "--max-upload-mb", help="Largest upload accepted."),
     max_video_seconds: float = typer.Option(60.0, "--max-video-seconds", help="Longest uploaded video accepted."),
+    flip: bool = StreamFlipOpt,
 ) -> None:
     """Live depth in a web browser (MJPEG), with controls, snapshots and uploads; Ctrl-C stops it."""
     if not 0 < port < 65536:
@@ -479,7 +487,7 @@ def serve(
     viz = _viz(colormap, layout, alpha, range_)
     from .serve.run import serve as run_server
 
-    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, streaming=True)
+    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip)
     run_server(source, opener, viz, host, port, token, max_upload_mb, max_video_seconds, err_console)
 
 

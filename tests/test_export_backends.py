@@ -106,6 +106,19 @@ def test_torch_and_ort_estimators_agree(tiny_weights, tmp_path, monkeypatch, rea
     np.testing.assert_allclose(auto.predict(real_frame), b, atol=1e-6)
 
 
+def test_flip_averages_with_the_mirrored_frame(tiny_weights, real_frame):
+    """With flip (the default) a mirrored frame's depth is the mirrored depth; each estimate is the mean of two plain ones."""
+    est = DepthEstimator.from_weights(tiny_weights, backend="torch", device="cpu")
+    plain = DepthEstimator.from_weights(tiny_weights, backend="torch", device="cpu", flip=False)
+    assert est.flip and not plain.flip
+    mirrored = np.ascontiguousarray(real_frame[:, ::-1])
+    p, q = plain.predict(real_frame), plain.predict(mirrored)
+    assert np.abs(q[:, ::-1] - p).max() > 1e-3  # the network alone is not mirror-symmetric
+    a, b = est.predict(real_frame), est.predict(mirrored)
+    np.testing.assert_allclose(b[:, ::-1], a, atol=1e-5)
+    np.testing.assert_allclose(a, (p + q[:, ::-1]) / 2, atol=1e-5)
+
+
 def test_fp16_on_cpu_is_refused():
     with pytest.raises(RtdepthError, match="fp16 needs a CUDA device"):
         TorchBackend(create_model("unet", width=4), "cpu", "fp16")

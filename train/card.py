@@ -53,11 +53,12 @@ def card(
     name: Optional[str] = typer.Option(None, "--name", help="Model label in the rows (default: the model name)."),
     figure_path: Optional[Path] = typer.Option(None, "--figure", help="Write a figure of the first dataset here."),
     frames: int = typer.Option(3, "--frames", help="Frames in the figure."),
+    flip: bool = typer.Option(True, "--flip/--no-flip", help="Score as the API predicts (mirror averaging, default) or without."),
 ) -> None:
     """Print the model card's rows for each dataset, and optionally a figure."""
     if not val and not all_:
         raise RtdepthError("name at least one dataset: --val DATA (held-out split) or --all DATA (never trained on)")
-    est = DepthEstimator.from_weights(weights, backend="torch", device="cpu")
+    est = DepthEstimator.from_weights(weights, backend="torch", device="cpu", flip=flip)
     typer.echo(HEADER)
     for data, subset in [(d, "val") for d in val] + [(d, "all") for d in all_]:
         for row in card_rows(est, data, subset, name or est.info.model):
