@@ -66,7 +66,8 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
 
 
 def make_dataset_folders(root: Path, subfolders: tuple[str, ...] = ("rgb", "depth", "meta")) -> None:
-    """``rgb/``, ``depth/`` and ``meta/`` under ``root``, before any work; one clear line when the disk says no."""
+    """The dataset's subfolders under ``root`` (``rgb/``, ``depth/``, ``meta/`` unless told), before any work; one
+    clear line when the disk says no."""
     try:
         for sub in subfolders:
             (root / sub).mkdir(parents=True, exist_ok=True)
