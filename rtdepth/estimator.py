@@ -57,6 +57,11 @@ class DepthEstimator:
         be, info = open_backend(weights, backend, device, precision, size, onnx_output, busy_wait)
         return cls(be, info, size, flip)
 
+    def with_flip(self, flip: bool) -> DepthEstimator:
+        """The same model (backend shared, nothing reloaded) with flip averaging on or off: a server
+        streams without it and answers still images with it."""
+        return self if flip == self.flip else DepthEstimator(self._backend, self.info, self.size, flip)
+
     @property
     def backend_name(self) -> str:
         return self._backend.name

@@ -17,6 +17,7 @@ from rtdepth.estimator import DepthEstimator
 from rtdepth.serve.app import BOUNDARY, create_app
 from rtdepth.serve.live import LiveService
 from rtdepth.serve.uploads import Limits
+from rtdepth.stream.depth_io import depth_to_mm16
 from rtdepth.stream.visualize import Visualizer
 
 starlette_testclient = pytest.importorskip("starlette.testclient")
@@ -103,6 +104,18 @@ def test_uploads_of_an_image_and_a_short_clip(service, tiny_weights, tum_dir, tm
         folder = client.app.state.uploads().folder
         assert folder.is_dir() and not list(folder.glob("*-in.*"))  # the upload is gone once processed
     assert not folder.exists()  # results too, when the server stops
+
+
+def test_an_uploaded_image_is_flip_averaged_while_the_stream_is_not(service, tiny_weights, tum_dir):
+    frame = cv2.imread(str(tum_rgb(tum_dir, 3)))
+    streaming = DepthEstimator.from_weights(tiny_weights, "torch", "cpu", flip=False)  # as `serve` opens it
+    app = create_app(service, lambda: streaming)
+    with starlette_testclient.TestClient(app) as client:
+        r = client.post("/api/depth/image", params={"output": "depth"}, content=cv2.imencode(".png", frame)[1].tobytes())
+    got = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert not streaming.flip  # the shared model is not switched for the stream
+    assert np.array_equal(got, depth_to_mm16(streaming.with_flip(True).predict(frame)))
+    assert not np.array_equal(got, depth_to_mm16(streaming.predict(frame)))
 
 
 def test_bad_uploads_are_4xx_and_the_server_keeps_serving(service, tiny_weights, real_clip):

@@ -32,7 +32,8 @@ BOUNDARY = "rtdepthframe"
 
 def create_app(service: LiveService, open_estimator: Callable[[], DepthEstimator], token: str | None = None,
                limits: Limits | None = None) -> Starlette:  # fmt: skip
-    """The app; ``open_estimator`` makes a second estimator for uploads (the live one stays on its thread)."""
+    """The app; ``open_estimator`` makes a second estimator for uploads (the live one stays on its thread):
+    videos keep its streaming setting, still images are flip-averaged."""
     limits = limits or Limits()
     state: dict = {}
 
@@ -118,7 +119,8 @@ def create_app(service: LiveService, open_estimator: Callable[[], DepthEstimator
             data, _ = await read_upload(request)
             with service.lock:
                 viz = replace(service.viz)
-            colour, depth = await asyncio.to_thread(image_depth, data, upload_estimator(), viz, limits)
+            still = upload_estimator().with_flip(True)  # a photo gets the better estimate, as `rtdepth image` does
+            colour, depth = await asyncio.to_thread(image_depth, data, still, viz, limits)
         except _TooLarge:
             return error(413, f"upload larger than {limits.max_bytes // 2**20} MB")
         except RtdepthError as exc:
