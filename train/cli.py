@@ -42,6 +42,9 @@ def train(
     ssi_weight: Optional[float] = typer.Option(
         None, "--ssi-weight", help="Weight of a scale-and-shift-invariant disparity term beside the paper's loss (0: off)."
     ),
+    freeze_encoder: Optional[bool] = typer.Option(
+        None, "--freeze-encoder/--no-freeze-encoder", help="Train the decoder only (encoder weights and statistics kept)."
+    ),
     workers: Optional[int] = typer.Option(None, help="Data-loading worker processes (default 2)."),
     cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="Keep decoded samples in memory."),
     augment: Optional[bool] = typer.Option(
@@ -65,7 +68,8 @@ def train(
     flags = dict(data=data or None, train_only=train_only or None, model=model, out=out, epochs=epochs,
                  batch_size=batch_size, lr=lr, width=width, height=height, split=split, encoder_weights=encoder_weights,
                  workers=workers, cache=cache, augment=augment, max_steps=max_steps, device=device, seed=seed, init=init,
-                 ssi_weight=ssi_weight, save_every=save_every, keep_epochs=keep_epochs)  # fmt: skip
+                 ssi_weight=ssi_weight, freeze_encoder=freeze_encoder, save_every=save_every,
+                 keep_epochs=keep_epochs)  # fmt: skip
     if init and not model:  # fine-tuning: the architecture comes from the weights file
         from rtdepth.checkpoint import read_info
         from train.trainer import init_weights

@@ -39,6 +39,7 @@ class TrainConfig:
     amp: bool = True  # used on CUDA only
     clip_grad: float = 1.0
     ssi_weight: float = 0.0  # weight of the scale-and-shift-invariant disparity term beside the paper's loss
+    freeze_encoder: bool = False  # train the decoder only: the encoder's weights and BatchNorm statistics stay
     seed: int = 0
     max_steps: int | None = None  # stop early (tests, smoke runs)
     val_every: int = 1

@@ -109,7 +109,18 @@ def build_model(cfg: TrainConfig) -> DepthNet:
                 f"--init {cfg.init} holds {_arch(info.model, info.kwargs)}, not {_arch(cfg.model, cfg.model_kwargs)}"
             )
         model.load_state_dict(start.state_dict())
+    if cfg.freeze_encoder:
+        if not isinstance(getattr(model, "encoder", None), torch.nn.Module):
+            raise RtdepthError(f"freeze_encoder: {cfg.model} has no separate encoder (use an encoder U-Net)")
+        model.encoder.requires_grad_(False)
     return model
+
+
+def set_training_mode(model: torch.nn.Module, cfg: TrainConfig) -> None:
+    """Training mode, except a frozen encoder: its BatchNorm layers keep normalising with their stored statistics."""
+    model.train()
+    if cfg.freeze_encoder:
+        getattr(model, "module", model).encoder.eval()
 
 
 class StopRequest:
@@ -261,7 +272,7 @@ def train_one_epoch(run: Run, loader: DataLoader, progress: TrainProgress, stop:
     The state is saved every ``save_every`` minutes, so a killed run loses at most that much."""
     cfg, dist, meta = run.cfg, run.dist, run.meta
     task = progress.start_epoch(meta["epoch"], cfg.epochs, len(loader), meta["step_in_epoch"])
-    run.net.train()
+    set_training_mode(run.net, cfg)
     for images, depths in _batches(loader):
         if meta["step"] >= run.total_steps:
             break
@@ -309,7 +320,8 @@ def start_run(cfg: TrainConfig, resume: bool, dist: Dist, steps_per_epoch: int) 
     model = build_model(cfg).to(dist.device)
     if dist.device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
     meta: dict[str, Any] = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best": -math.inf, "best_epoch": -1, "history": []}
     out = Path(cfg.out)
     if resume:
@@ -438,4 +450,5 @@ def _summary(
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
         "ssi_weight": cfg.ssi_weight,
+        "freeze_encoder": cfg.freeze_encoder,
     }
