@@ -32,6 +32,7 @@ class EvalOptions:
     save_dir: Path | None = None
     limit: int | None = None
     worst: int = 5
+    per_image: bool = False  # also return each frame's median-scaled metrics (paired comparisons)
 
 
 def select(dataset: RGBDDataset, opts: EvalOptions) -> list[int]:
@@ -87,13 +88,16 @@ def evaluate_dataset(
             cv2.imwrite(str(opts.save_dir / f"{i:06d}.png"), side_by_side(sample.rgb, pred, sample.depth))
     if not len(raw):
         raise RtdepthError(f"{data}: no valid ground-truth pixels in the selected samples")
-    return {
+    result = {
         "samples": len(raw),
         "raw": raw.mean(),
         "median_scaled": scaled.mean(),
         "constant_floor": floor.mean(),
         "worst": [{"index": i, **m} for i, m in raw.worst("abs_rel", opts.worst)],
     }
+    if opts.per_image:
+        result["per_image"] = [{"index": i, **m} for i, m in zip(scaled.ids, scaled.per_image)]
+    return result
 
 
 def side_by_side(rgb: np.ndarray, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:

@@ -346,3 +346,26 @@ def test_freeze_encoder_trains_the_decoder_only(tmp_path):
     assert any(not torch.equal(a[k], b[k]) for k in b if k.startswith("decoder."))
     with pytest.raises(RtdepthError, match="no separate encoder"):
         fit(tiny_config(tmp_path / "paper", freeze_encoder=True))
+
+
+def test_paired_bootstrap_interval_holds_a_steady_gap_and_straddles_noise():
+    from train.card import paired_bootstrap
+
+    assert paired_bootstrap(np.full(12, 0.02)) == pytest.approx((0.02, 0.02, 0.02))
+    mean, lo, hi = paired_bootstrap(np.array([0.05, -0.05] * 6))
+    assert mean == pytest.approx(0.0) and lo < 0 < hi
+
+
+def test_card_against_a_baseline_prints_the_paired_difference(tmp_path, tiny_weights):
+    from typer.testing import CliRunner
+
+    from train.card import app
+
+    torch.manual_seed(1)
+    info = WeightsInfo("unet", {"width": 4}, (64, 48))
+    other = save_weights(create_model("unet", width=4), tmp_path / "other.safetensors", info)
+    same = CliRunner().invoke(app, ["-w", str(tiny_weights), "--against", str(tiny_weights), "--all", "synthetic:4"])
+    assert same.exit_code == 0, same.output
+    assert "delta1 +0.000 (90% CI +0.000 .. +0.000)" in same.output and "worse on 0 of 4 frames" in same.output
+    diff = CliRunner().invoke(app, ["-w", str(other), "--against", str(tiny_weights), "--all", "synthetic:4"])
+    assert diff.exit_code == 0 and "paired vs tiny_unet.safetensors" in diff.output and "+0.000 .. +0.000" not in diff.output

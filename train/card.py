@@ -26,13 +26,39 @@ HEADER = "| data | model | scaling | d1 | d2 | d3 | abs rel | RMSE | log10 |\n|-
 app = typer.Typer(add_completion=False)
 
 
-def card_rows(est: DepthEstimator, data: str, subset: str, name: str) -> list[str]:
-    """Markdown rows (raw, median-scaled, constant floor) for one dataset."""
-    result = evaluate_dataset(est, data, EvalOptions(subset=subset), progress=False)
+def card_rows(result: dict, data: str, subset: str, name: str) -> list[str]:
+    """Markdown rows (raw, median-scaled, constant floor) for one dataset's evaluation."""
     label = f"{Path(data).name or data} ({subset}, {result['samples']})"
     rows = [ROW.format(data=label, name=name, scaling=key, **result[key]) for key in ("raw", "median_scaled")]
     rows.append(ROW.format(data=label, name="constant depth", scaling="median_scaled", **result["constant_floor"]))
     return rows
+
+
+def paired_bootstrap(diffs: np.ndarray, confidence: float = 0.9, resamples: int = 10_000, seed: int = 0
+                     ) -> tuple[float, float, float]:  # fmt: skip
+    """Mean of per-frame differences and its bootstrap interval: on a dozen frames, whether a gap between
+    two models is more than which frames happen to be in the set."""
+    diffs = np.asarray(diffs, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    means = diffs[rng.integers(0, len(diffs), (resamples, len(diffs)))].mean(axis=1)
+    tail = (1 - confidence) / 2
+    return float(diffs.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def paired_line(result: dict, baseline: dict, name: str) -> str:
+    """Candidate minus baseline on the frames both scored: median-scaled delta1 and abs rel, 90% intervals."""
+    base = {f["index"]: f for f in baseline["per_image"]}
+    pairs = [(f, base[f["index"]]) for f in result["per_image"] if f["index"] in base]
+    if not pairs:
+        return f"paired vs {name}: no frame in common"
+    parts = []
+    for key in ("delta1", "abs_rel"):
+        mean, lo, hi = paired_bootstrap(np.array([a[key] - b[key] for a, b in pairs]))
+        parts.append(f"{key} {mean:+.3f} (90% CI {lo:+.3f} .. {hi:+.3f})")
+    better = sum(a["delta1"] > b["delta1"] for a, b in pairs)
+    worse = sum(a["delta1"] < b["delta1"] for a, b in pairs)
+    counts = f"delta1 better on {better}, worse on {worse} of {len(pairs)} frames"
+    return f"paired vs {name}, median-scaled: {', '.join(parts)}; {counts}"
 
 
 def figure(est: DepthEstimator, data: str, subset: str, frames: int, path: Path) -> list[int]:
@@ -54,15 +80,27 @@ def card(
     figure_path: Optional[Path] = typer.Option(None, "--figure", help="Write a figure of the first dataset here."),
     frames: int = typer.Option(3, "--frames", help="Frames in the figure."),
     flip: bool = typer.Option(True, "--flip/--no-flip", help="Score as the API predicts (mirror averaging, default) or without."),
+    against: Optional[Path] = typer.Option(
+        None, "--against", help="Baseline weights: after each dataset, the per-frame paired difference with a 90% interval."
+    ),
 ) -> None:
     """Print the model card's rows for each dataset, and optionally a figure."""
     if not val and not all_:
         raise RtdepthError("name at least one dataset: --val DATA (held-out split) or --all DATA (never trained on)")
     est = DepthEstimator.from_weights(weights, backend="torch", device="cpu", flip=flip)
+    base = DepthEstimator.from_weights(against, backend="torch", device="cpu", flip=flip) if against else None
     typer.echo(HEADER)
+    lines = []
     for data, subset in [(d, "val") for d in val] + [(d, "all") for d in all_]:
-        for row in card_rows(est, data, subset, name or est.info.model):
+        opts = EvalOptions(subset=subset, per_image=base is not None)
+        result = evaluate_dataset(est, data, opts, progress=False)
+        for row in card_rows(result, data, subset, name or est.info.model):
             typer.echo(row)
+        if base is not None:
+            baseline = evaluate_dataset(base, data, opts, progress=False)
+            lines.append(f"{Path(data).name or data}: {paired_line(result, baseline, against.name)}")
+    for line in lines:
+        typer.echo(line)
     if figure_path is not None:
         data, subset = (val[0], "val") if val else (all_[0], "all")
         picks = figure(est, data, subset, frames, figure_path)
