@@ -332,20 +332,22 @@ def test_release_ships_only_with_a_gated_int8_model(tmp_path, tum_dir, tiny_weig
     assert r.returncode == 2 and "--calib" in r.stderr  # the bundled default is never replaced ungated
 
 
-def test_freeze_encoder_trains_the_decoder_only(tmp_path):
-    cfg = tiny_config(tmp_path, model="effnet_lite0_unet", model_kwargs={}, epochs=1, max_steps=2, freeze_encoder=True)
+@pytest.mark.parametrize("key", ["freeze_encoder", "freeze_encoder_stats"])
+def test_frozen_encoder_or_encoder_statistics_stay_as_they_were(tmp_path, key):
+    cfg = tiny_config(tmp_path, model="effnet_lite0_unet", model_kwargs={}, epochs=1, max_steps=2, **{key: True})
     save_weights(create_model("effnet_lite0_unet"), tmp_path / "start.safetensors",
                  WeightsInfo("effnet_lite0_unet", {}, (64, 48), (0.1, 10.0)))  # fmt: skip
     fit(TrainConfig(**{**cfg.__dict__, "init": str(tmp_path / "start.safetensors")}))
     before, _ = load_model(tmp_path / "start.safetensors")
     after, _ = load_model(Path(cfg.out) / "last.safetensors")
     b, a = before.state_dict(), after.state_dict()
-    encoder = [k for k in b if k.startswith("encoder.")]
-    assert any("running_mean" in k for k in encoder)  # BatchNorm statistics are among what must not move
-    assert all(torch.equal(a[k], b[k]) for k in encoder)
+    stats = [k for k in b if k.startswith("encoder.") and k.endswith(("running_mean", "running_var"))]
+    weights = [k for k in b if k.startswith("encoder.") and k.endswith("weight")]
+    assert stats and all(torch.equal(a[k], b[k]) for k in stats)  # BatchNorm statistics never move
+    assert all(torch.equal(a[k], b[k]) for k in weights) == (key == "freeze_encoder")  # weights train unless frozen
     assert any(not torch.equal(a[k], b[k]) for k in b if k.startswith("decoder."))
     with pytest.raises(RtdepthError, match="no separate encoder"):
-        fit(tiny_config(tmp_path / "paper", freeze_encoder=True))
+        fit(tiny_config(tmp_path / "paper", **{key: True}))
 
 
 def test_paired_bootstrap_interval_holds_a_steady_gap_and_straddles_noise():

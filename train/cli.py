@@ -45,6 +45,10 @@ def train(
     freeze_encoder: Optional[bool] = typer.Option(
         None, "--freeze-encoder/--no-freeze-encoder", help="Train the decoder only (encoder weights and statistics kept)."
     ),
+    freeze_encoder_stats: Optional[bool] = typer.Option(
+        None, "--freeze-encoder-stats/--no-freeze-encoder-stats",
+        help="Keep the encoder's BatchNorm statistics (its weights still train).",
+    ),
     workers: Optional[int] = typer.Option(None, help="Data-loading worker processes (default 2)."),
     cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="Keep decoded samples in memory."),
     augment: Optional[bool] = typer.Option(
@@ -68,7 +72,8 @@ def train(
     flags = dict(data=data or None, train_only=train_only or None, model=model, out=out, epochs=epochs,
                  batch_size=batch_size, lr=lr, width=width, height=height, split=split, encoder_weights=encoder_weights,
                  workers=workers, cache=cache, augment=augment, max_steps=max_steps, device=device, seed=seed, init=init,
-                 ssi_weight=ssi_weight, freeze_encoder=freeze_encoder, save_every=save_every,
+                 ssi_weight=ssi_weight, freeze_encoder=freeze_encoder, freeze_encoder_stats=freeze_encoder_stats,
+                 save_every=save_every,
                  keep_epochs=keep_epochs)  # fmt: skip
     if init and not model:  # fine-tuning: the architecture comes from the weights file
         from rtdepth.checkpoint import read_info

@@ -40,6 +40,7 @@ class TrainConfig:
     clip_grad: float = 1.0
     ssi_weight: float = 0.0  # weight of the scale-and-shift-invariant disparity term beside the paper's loss
     freeze_encoder: bool = False  # train the decoder only: the encoder's weights and BatchNorm statistics stay
+    freeze_encoder_stats: bool = False  # the encoder's BatchNorm statistics stay (its weights still train)
     seed: int = 0
     max_steps: int | None = None  # stop early (tests, smoke runs)
     val_every: int = 1

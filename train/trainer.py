@@ -109,18 +109,24 @@ def build_model(cfg: TrainConfig) -> DepthNet:
                 f"--init {cfg.init} holds {_arch(info.model, info.kwargs)}, not {_arch(cfg.model, cfg.model_kwargs)}"
             )
         model.load_state_dict(start.state_dict())
-    if cfg.freeze_encoder:
+    if cfg.freeze_encoder or cfg.freeze_encoder_stats:
         if not isinstance(getattr(model, "encoder", None), torch.nn.Module):
-            raise RtdepthError(f"freeze_encoder: {cfg.model} has no separate encoder (use an encoder U-Net)")
+            key = "freeze_encoder" if cfg.freeze_encoder else "freeze_encoder_stats"
+            raise RtdepthError(f"{key}: {cfg.model} has no separate encoder (use an encoder U-Net)")
+    if cfg.freeze_encoder:
         model.encoder.requires_grad_(False)
     return model
 
 
 def set_training_mode(model: torch.nn.Module, cfg: TrainConfig) -> None:
-    """Training mode, except a frozen encoder: its BatchNorm layers keep normalising with their stored statistics."""
+    """Training mode, except a frozen encoder or its statistics: its BatchNorm layers keep normalising with the
+    statistics of the images it learnt on, not drifting towards the training batches' (rendered) ones."""
     model.train()
-    if cfg.freeze_encoder:
-        getattr(model, "module", model).encoder.eval()
+    encoder = getattr(model, "module", model).encoder if cfg.freeze_encoder or cfg.freeze_encoder_stats else None
+    if encoder is not None:
+        for layer in encoder.modules():
+            if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+                layer.eval()
 
 
 class StopRequest:
@@ -451,4 +457,5 @@ def _summary(
         "lr": cfg.lr,
         "ssi_weight": cfg.ssi_weight,
         "freeze_encoder": cfg.freeze_encoder,
+        "freeze_encoder_stats": cfg.freeze_encoder_stats,
     }
