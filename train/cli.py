@@ -73,8 +73,7 @@ def train(
                  batch_size=batch_size, lr=lr, width=width, height=height, split=split, encoder_weights=encoder_weights,
                  workers=workers, cache=cache, augment=augment, max_steps=max_steps, device=device, seed=seed, init=init,
                  ssi_weight=ssi_weight, freeze_encoder=freeze_encoder, freeze_encoder_stats=freeze_encoder_stats,
-                 save_every=save_every,
-                 keep_epochs=keep_epochs)  # fmt: skip
+                 save_every=save_every, keep_epochs=keep_epochs)  # fmt: skip
     if init and not model:  # fine-tuning: the architecture comes from the weights file
         from rtdepth.checkpoint import read_info
         from train.trainer import init_weights

@@ -53,6 +53,11 @@ class TrainConfig:
     def size(self) -> tuple[int, int]:
         return (self.width, self.height)
 
+    @property
+    def keeps_encoder_stats(self) -> bool:
+        """Whether the encoder's BatchNorm statistics stay as loaded (frozen encoder, or its statistics alone)."""
+        return self.freeze_encoder or self.freeze_encoder_stats
+
     def to_yaml(self) -> str:
         import yaml
 

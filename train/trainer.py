@@ -109,10 +109,9 @@ def build_model(cfg: TrainConfig) -> DepthNet:
                 f"--init {cfg.init} holds {_arch(info.model, info.kwargs)}, not {_arch(cfg.model, cfg.model_kwargs)}"
             )
         model.load_state_dict(start.state_dict())
-    if cfg.freeze_encoder or cfg.freeze_encoder_stats:
-        if not isinstance(getattr(model, "encoder", None), torch.nn.Module):
-            key = "freeze_encoder" if cfg.freeze_encoder else "freeze_encoder_stats"
-            raise RtdepthError(f"{key}: {cfg.model} has no separate encoder (use an encoder U-Net)")
+    if cfg.keeps_encoder_stats and not isinstance(getattr(model, "encoder", None), torch.nn.Module):
+        key = "freeze_encoder" if cfg.freeze_encoder else "freeze_encoder_stats"
+        raise RtdepthError(f"{key}: {cfg.model} has no separate encoder (use an encoder U-Net)")
     if cfg.freeze_encoder:
         model.encoder.requires_grad_(False)
     return model
@@ -122,9 +121,8 @@ def set_training_mode(model: torch.nn.Module, cfg: TrainConfig) -> None:
     """Training mode, except a frozen encoder or its statistics: its BatchNorm layers keep normalising with the
     statistics of the images it learnt on, not drifting towards the training batches' (rendered) ones."""
     model.train()
-    encoder = getattr(model, "module", model).encoder if cfg.freeze_encoder or cfg.freeze_encoder_stats else None
-    if encoder is not None:
-        for layer in encoder.modules():
+    if cfg.keeps_encoder_stats:
+        for layer in getattr(model, "module", model).encoder.modules():
             if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
                 layer.eval()
 
