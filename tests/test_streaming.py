@@ -12,7 +12,7 @@ import pytest
 from helpers import make_clip, tum_rgb
 
 from rtdepth.errors import RtdepthError
-from rtdepth.stream.sinks import VideoSink, display_available
+from rtdepth.stream.sinks import display_available
 from rtdepth.stream.sources import ImageFolderSource, LiveSource, VideoSource, open_source
 from rtdepth.stream.visualize import EmaPercentiles, FixedRange, Visualizer, compose
 
@@ -118,24 +118,47 @@ def test_ema_normaliser_resets_on_scene_cut():
     assert out.min() < 0.05 and out.max() > 0.95  # uses the new scene's full range at once
 
 
-def test_missing_video(tmp_path):
+@pytest.mark.parametrize("paced", [False, True])
+def test_missing_video(tmp_path, paced):
     with pytest.raises(RtdepthError, match="no such file"):
-        open_source(str(tmp_path / "nope.mp4"))
+        open_source(str(tmp_path / "nope.mp4"), paced=paced)
 
 
-def test_not_a_video(tmp_path):
+@pytest.mark.parametrize("paced", [False, True])
+def test_not_a_video(tmp_path, paced):
     bad = tmp_path / "fake.mp4"
     bad.write_bytes(os.urandom(4096))
     with pytest.raises(RtdepthError, match="not a video|no decodable"):
-        open_source(str(bad))
+        open_source(str(bad), paced=paced)
 
 
-def test_zero_frame_video(tmp_path):
-    empty = tmp_path / "empty.mp4"
-    with VideoSink(empty, 10):
-        pass  # nothing written
-    with pytest.raises(RtdepthError):
-        open_source(str(empty))
+@pytest.mark.parametrize("paced", [False, True])
+def test_zero_frame_video(tmp_path, paced):
+    full, empty = tmp_path / "full.mp4", tmp_path / "empty.mp4"
+    with av.open(str(full), "w", options={"movflags": "faststart"}) as c:  # index (moov) before the frames
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for frame in [av.VideoFrame.from_ndarray(np.full((48, 64, 3), 128, np.uint8), format="bgr24")] * 3 + [None]:
+            for p in s.encode(frame):
+                c.mux(p)
+    data = full.read_bytes()
+    empty.write_bytes(data[: data.index(b"mdat") + 4])  # the index promises frames; none of their bytes is there
+    with pytest.raises(RtdepthError, match="contains no decodable frames"):
+        open_source(str(empty), paced=paced)
+
+
+def test_paced_video_plays_from_its_first_frame_as_a_camera(real_clip):
+    """The frame read to check the file is the first one delivered, not lost; reads take newest frames only."""
+    with VideoSource(real_clip) as plain:
+        frames = [f.image for f in plain]
+    with open_source(str(real_clip), paced=True) as paced:
+        assert paced.live and paced.frame_count == len(frames)
+        first = paced.read()
+        assert first.index == 0 and np.array_equal(first.image, frames[0])
+        rest = list(paced)
+    indices = [f.index for f in rest]
+    assert indices == sorted(set(indices)) and indices[-1] == len(frames) - 1 and paced.error is None
+    assert all(np.array_equal(f.image, frames[f.index]) for f in rest)
 
 
 def test_truncated_video_reports_frames_done(tmp_path, tum_dir, tiny_weights):

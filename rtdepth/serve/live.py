@@ -33,15 +33,8 @@ class Published:
 
 
 def open_live_source(spec: str) -> Source:
-    """Cameras and streams as they come; a file or folder is played at its own fps, as a camera would."""
-    source = open_source(spec)
-    if source.live:
-        return source
-    path = getattr(source, "path", None)
-    if path is not None:
-        source.close()
-        return PacedFileSource(path)
-    return source
+    """Cameras and streams as they come; a video file is played at its own fps, as a camera would."""
+    return open_source(spec, paced=True)
 
 
 class LiveService:

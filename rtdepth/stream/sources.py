@@ -239,6 +239,8 @@ class _PacedCapture:
         self.start: float | None = None
         self.index = 0
         self.ended = False
+        ok, image = self.cap.read() if self.cap.isOpened() else (False, None)
+        self.first: np.ndarray | None = image if ok else None  # read once here: the file is checked by opening it
 
     def isOpened(self) -> bool:  # noqa: N802 - cv2.VideoCapture's interface
         return self.cap.isOpened()
@@ -247,7 +249,10 @@ class _PacedCapture:
         return self.cap.get(prop)
 
     def read(self) -> tuple[bool, np.ndarray | None]:
-        ok, image = self.cap.read()
+        if self.first is not None:
+            ok, image, self.first = True, self.first, None
+        else:
+            ok, image = self.cap.read()
         if not ok:
             self.ended = True
             return False, None
@@ -269,15 +274,22 @@ class PacedFileSource(LiveSource):
     Measures the ``live`` path (glass-to-glass latency, frames dropped) without a camera."""
 
     def __init__(self, path: str | Path) -> None:
-        path = Path(path)
+        self.path = path = Path(path)
         if not path.is_file():
             raise RtdepthError(f"{path}: no such file")
-        super().__init__(str(path), retries=0, capture_factory=lambda: _PacedCapture(path))
+        capture = _PacedCapture(path)
+        if capture.first is None:
+            why = "contains no decodable frames" if capture.isOpened() else "not a video OpenCV can decode"
+            capture.release()
+            raise RtdepthError(f"{path}: {why}")
+        super().__init__(str(path), retries=0, capture_factory=lambda: capture)  # retries=0: never reopened
         self.frame_count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
 
 
-def open_source(spec: str | int, **live_kw: object) -> Source:
-    """Camera index (int or digits), rtsp/http(s) URL, video file, image folder or glob."""
+def open_source(spec: str | int, paced: bool = False, **live_kw: object) -> Source:
+    """Camera index (int or digits), rtsp/http(s) URL, video file, image folder or glob.
+
+    ``paced``: a video file plays at its own fps with newest-frame-only reads, as a camera would."""
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
         return LiveSource(int(spec), **live_kw)
     text = str(spec)
@@ -290,4 +302,4 @@ def open_source(spec: str | int, **live_kw: object) -> Source:
         return ImageFolderSource(text)
     if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
         return ImageFolderSource(text)
-    return VideoSource(path)
+    return PacedFileSource(path) if paced else VideoSource(path)
