@@ -26,9 +26,14 @@ HEADER = "| data | model | scaling | d1 | d2 | d3 | abs rel | RMSE | log10 |\n|-
 app = typer.Typer(add_completion=False)
 
 
+def dataset_name(data: str) -> str:
+    """A dataset's short name in the card: the folder's name, or the spec itself (``synthetic:60``)."""
+    return Path(data).name or data
+
+
 def card_rows(result: dict, data: str, subset: str, name: str) -> list[str]:
     """Markdown rows (raw, median-scaled, constant floor) for one dataset's evaluation."""
-    label = f"{Path(data).name or data} ({subset}, {result['samples']})"
+    label = f"{dataset_name(data)} ({subset}, {result['samples']})"
     rows = [ROW.format(data=label, name=name, scaling=key, **result[key]) for key in ("raw", "median_scaled")]
     rows.append(ROW.format(data=label, name="constant depth", scaling="median_scaled", **result["constant_floor"]))
     return rows
@@ -98,7 +103,7 @@ def card(
             typer.echo(row)
         if base is not None:
             baseline = evaluate_dataset(base, data, opts, progress=False)
-            lines.append(f"{Path(data).name or data}: {paired_line(result, baseline, against.name)}")
+            lines.append(f"{dataset_name(data)}: {paired_line(result, baseline, against.name)}")
     for line in lines:
         typer.echo(line)
     if figure_path is not None:

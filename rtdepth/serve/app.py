@@ -42,6 +42,11 @@ def create_app(service: LiveService, open_estimator: Callable[[], DepthEstimator
             state["estimator"] = open_estimator()
         return state["estimator"]
 
+    def still_estimator() -> DepthEstimator:
+        if "still" not in state:  # a photo gets the better estimate, as `rtdepth image` does
+            state["still"] = upload_estimator().with_flip(True)
+        return state["still"]
+
     def jobs() -> VideoJobs:
         if "jobs" not in state:
             state["jobs"] = VideoJobs(upload_estimator(), limits)
@@ -119,7 +124,7 @@ def create_app(service: LiveService, open_estimator: Callable[[], DepthEstimator
             data, _ = await read_upload(request)
             with service.lock:
                 viz = replace(service.viz)
-            still = upload_estimator().with_flip(True)  # a photo gets the better estimate, as `rtdepth image` does
+            still = still_estimator()
             colour, depth = await asyncio.to_thread(image_depth, data, still, viz, limits)
         except _TooLarge:
             return error(413, f"upload larger than {limits.max_bytes // 2**20} MB")
