@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,9 +93,10 @@ def weights_bytes(model: DepthNet, info: WeightsInfo, half: bool = False) -> byt
     return save(state, metadata={"rtdepth": info.to_json()})
 
 
-def save_weights(model: DepthNet, paths: str | Path | list[Path], info: WeightsInfo, half: bool = False) -> Path:
-    """Save weights atomically to one or more files (serialised once); returns the first path."""
-    targets = [Path(p) for p in paths] if isinstance(paths, list) else [Path(paths)]
+def save_weights(model: DepthNet, path: str | Path, info: WeightsInfo, half: bool = False,
+                 copies: Sequence[str | Path] = ()) -> Path:  # fmt: skip
+    """Save weights atomically to ``path`` and any ``copies`` (serialised once, e.g. last and best); returns ``path``."""
+    targets = [Path(path), *map(Path, copies)]
     data = weights_bytes(model, info, half)
     for path in targets:
         try:

@@ -208,7 +208,7 @@ def _export_weights(paths: list[Path], model: DepthNet, cfg: TrainConfig, summar
                     metrics: dict[str, float]) -> None:  # fmt: skip
     kwargs = dict(cfg.model_kwargs)
     info = WeightsInfo(cfg.model, kwargs, cfg.size, (model.min_depth, model.max_depth), summary, metrics)
-    save_weights(model, paths, info)
+    save_weights(model, paths[0], info, copies=paths[1:])
 
 
 @dataclass
