@@ -100,6 +100,25 @@ def test_fireflies_are_removed_and_real_highlights_kept():
     assert np.allclose(out[0:4, 0:4], 0.2)
 
 
+def test_develop_exposes_the_room_not_the_window_and_neutralises_tinted_light():
+    """A camera meters the scene and white-balances it: a window in view blows out, the room stays visible,
+    and light bluer than white (sky through the window, light bounced off pale blue walls) comes out near grey."""
+    from train.render.camera_effects import develop
+
+    radiance = np.zeros((120, 160, 3), np.float32)
+    yy, xx = np.mgrid[0:120, 0:160]
+    radiance[:] = (0.04 + 0.04 * (xx / 160))[..., None] * np.float32([0.7, 0.85, 1.2])  # a dim, bluish room
+    radiance[10:60, 100:150] = 40.0  # a window: a fifth of the frame, a thousand times brighter
+    for seed in range(4):
+        out = develop(radiance, np.random.default_rng(seed)).astype(np.float32)
+        room, window = out[70:, :90], out[15:55, 105:145]
+        assert window.mean() > 220, seed  # blown out, as in real photos of rooms with windows
+        assert 40 < room.mean() < 200, (seed, room.mean())  # the room is exposed, not black
+        if not (room[..., 0] == room[..., 2]).all():  # a grey sensor frame has no tint to check
+            channels = room.reshape(-1, 3).mean(0)
+            assert channels.max() / channels.min() < 1.35, (seed, channels)
+
+
 def _shaded_frame(noise: float, seed: int = 0) -> np.ndarray:
     """A smooth 8-bit scene (shading, one edge) with Gaussian noise of a known level."""
     yy, xx = np.mgrid[0:120, 0:160].astype(np.float32)

@@ -155,16 +155,28 @@ def _spread(paths: list[Path], most: int) -> list[Path]:
 
 
 def _pale_paint(rng: np.random.Generator) -> Texture:
-    return paint(rng, saturation=0.35)  # walls are mostly pale
+    base = _colour(rng, (0, 360), (0.0, 0.3), (0.4, 0.95))  # walls are mostly pale, rarely dark
+    return Texture(np.broadcast_to(base, (SIZE, SIZE, 3)).astype(np.float32) * (0.97 + 0.03 * _noise(rng, 8))[..., None], 1.0)
+
+
+def _muted_paint(rng: np.random.Generator) -> Texture:
+    return paint(rng, saturation=0.45)  # furniture is mostly white, grey, black or muted; rarely bright
+
+
+def _white_plaster(rng: np.random.Generator) -> Texture:
+    """Near-white walls and ceilings, as most real rooms have (light bouncing between tinted walls saturates)."""
+    base = _colour(rng, (0, 360), (0.0, 0.08), (0.75, 0.97))
+    img = base * (0.9 + 0.06 * _noise(rng, 6) + 0.04 * _noise(rng, 48))[..., None]
+    return Texture(img, rng.uniform(1.5, 4.0))
 
 
 def for_surface(kind: str, rng: np.random.Generator, photos: PhotoCrops) -> Texture:
     """A texture suited to a surface kind (floor, wall, ceiling, body, fabric, clutter, ...)."""
     options = {
         "floor": [(wood, 4), (tile, 3), (carpet, 2), (photos, 1)],
-        "wall": [(plaster, 5), (_pale_paint, 3), (photos, 0.4), (tile, 0.4), (wood, 0.3)],
-        "ceiling": [(plaster, 4), (paint, 1)],
-        "body": [(wood, 4), (paint, 3), (photos, 2), (plaster, 1)],
+        "wall": [(_white_plaster, 6), (plaster, 2), (_pale_paint, 2), (photos, 0.4), (tile, 0.4), (wood, 0.3)],
+        "ceiling": [(_white_plaster, 5), (plaster, 1)],
+        "body": [(wood, 4), (_muted_paint, 3), (photos, 2), (plaster, 1)],
         "accent": [(paint, 3), (wood, 2), (photos, 2), (fabric, 1)],
         "fabric": [(fabric, 4), (carpet, 1), (photos, 1)],
         "clutter": [(photos, 4), (paint, 2), (fabric, 1)],
