@@ -371,3 +371,27 @@ def test_card_against_a_baseline_prints_the_paired_difference(tmp_path, tiny_wei
     assert "delta1 +0.000 (90% CI +0.000 .. +0.000)" in same.output and "worse on 0 of 4 frames" in same.output
     diff = CliRunner().invoke(app, ["-w", str(other), "--against", str(tiny_weights), "--all", "synthetic:4"])
     assert diff.exit_code == 0 and "paired vs tiny_unet.safetensors" in diff.output and "+0.000 .. +0.000" not in diff.output
+
+
+def test_average_of_runs_is_the_elementwise_mean_and_refuses_other_models(tmp_path):
+    from train.average import average_weights
+
+    info = WeightsInfo("unet", {"width": 4}, (64, 48), training={"seed": 0})
+    torch.manual_seed(0)
+    a = save_weights(create_model("unet", width=4), tmp_path / "a.safetensors", info)
+    torch.manual_seed(1)
+    b = save_weights(create_model("unet", width=4), tmp_path / "b.safetensors", info)
+    out = tmp_path / "avg.safetensors"
+    r = subprocess.run([sys.executable, "-m", "train.average", str(a), str(b), "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    sa, sb, sm = (load_model(p)[0].state_dict() for p in (a, b, out))
+    conv = next(k for k in sa if k.endswith("weight") and sa[k].dim() == 4)
+    assert not torch.equal(sa[conv], sb[conv])
+    assert all(torch.allclose(sm[k], (sa[k] + sb[k]) / 2) for k in sa if sa[k].is_floating_point())
+    recorded = read_info(out).training["weight_average_of"]
+    assert [s["file"] for s in recorded] == ["a.safetensors", "b.safetensors"] and recorded[0]["sha256"] == file_sha256(a)
+    other = save_weights(create_model("unet", width=8), tmp_path / "wide.safetensors", WeightsInfo("unet", {"width": 8}))
+    with pytest.raises(RtdepthError, match="cannot be averaged"):
+        average_weights([a, other])
+    r = subprocess.run([sys.executable, "-m", "train.average", str(a), "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode != 0 and "two or more" in r.stderr and "Traceback" not in r.stderr
