@@ -389,7 +389,8 @@ def test_average_of_runs_is_the_elementwise_mean_and_refuses_other_models(tmp_pa
     assert not torch.equal(sa[conv], sb[conv])
     assert all(torch.allclose(sm[k], (sa[k] + sb[k]) / 2) for k in sa if sa[k].is_floating_point())
     recorded = read_info(out).training["weight_average_of"]
-    assert [s["file"] for s in recorded] == ["a.safetensors", "b.safetensors"] and recorded[0]["sha256"] == file_sha256(a)
+    assert [s["file"] for s in recorded] == [f"{tmp_path.name}/a.safetensors", f"{tmp_path.name}/b.safetensors"]
+    assert recorded[0]["sha256"] == file_sha256(a)
     other = save_weights(create_model("unet", width=8), tmp_path / "wide.safetensors", WeightsInfo("unet", {"width": 8}))
     with pytest.raises(RtdepthError, match="cannot be averaged"):
         average_weights([a, other])

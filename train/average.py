@@ -35,7 +35,8 @@ def average_weights(paths: list[Path]) -> tuple[DepthNet, WeightsInfo]:
         for k, v in states[0].items()
     }
     model.load_state_dict(mean)
-    sources = [{"file": p.name, "sha256": file_sha256(p), "seed": i.training.get("seed")} for p, (_, i) in zip(paths, loaded)]
+    sources = [{"file": f"{p.parent.name}/{p.name}", "sha256": file_sha256(p), "seed": i.training.get("seed")}
+               for p, (_, i) in zip(paths, loaded)]  # fmt: skip
     info.training = {**info.training, "weight_average_of": sources}
     info.metrics = {}  # the runs' validation scores do not describe their average
     return model, info
