@@ -82,7 +82,9 @@ def card(
     val: list[str] = typer.Option([], "--val", help="Dataset scored on the held-out part of the training split."),
     all_: list[str] = typer.Option([], "--all", help="Dataset never trained on, scored in full."),
     name: Optional[str] = typer.Option(None, "--name", help="Model label in the rows (default: the model name)."),
-    figure_path: Optional[Path] = typer.Option(None, "--figure", help="Write a figure of the first dataset here."),
+    figure_path: Optional[Path] = typer.Option(
+        None, "--figure", help="Write a figure here: of the first --val dataset, or without --val, of the first --all."
+    ),
     frames: int = typer.Option(3, "--frames", help="Frames in the figure."),
     flip: bool = typer.Option(True, "--flip/--no-flip", help="Score as the API predicts (mirror averaging, default) or without."),
     against: Optional[Path] = typer.Option(
