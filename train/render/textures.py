@@ -91,14 +91,15 @@ def carpet(rng: np.random.Generator) -> Texture:
     return Texture(img, rng.uniform(0.5, 1.5))
 
 
-def plaster(rng: np.random.Generator) -> Texture:
-    base = _colour(rng, (0, 360), (0.0, 0.25), (0.65, 0.97))
+def plaster(rng: np.random.Generator, saturation: tuple[float, float] = (0.0, 0.25),
+            value: tuple[float, float] = (0.65, 0.97)) -> Texture:  # fmt: skip
+    base = _colour(rng, (0, 360), saturation, value)
     img = base * (0.9 + 0.06 * _noise(rng, 6) + 0.04 * _noise(rng, 48))[..., None]
     return Texture(img, rng.uniform(1.5, 4.0))
 
 
-def paint(rng: np.random.Generator, saturation: float = 0.9) -> Texture:
-    base = _colour(rng, (0, 360), (0.0, saturation), (0.1, 0.95))
+def paint(rng: np.random.Generator, saturation: float = 0.9, value: tuple[float, float] = (0.1, 0.95)) -> Texture:
+    base = _colour(rng, (0, 360), (0.0, saturation), value)
     return Texture(np.broadcast_to(base, (SIZE, SIZE, 3)).astype(np.float32) * (0.97 + 0.03 * _noise(rng, 8))[..., None], 1.0)
 
 
@@ -155,8 +156,7 @@ def _spread(paths: list[Path], most: int) -> list[Path]:
 
 
 def _pale_paint(rng: np.random.Generator) -> Texture:
-    base = _colour(rng, (0, 360), (0.0, 0.3), (0.4, 0.95))  # walls are mostly pale, rarely dark
-    return Texture(np.broadcast_to(base, (SIZE, SIZE, 3)).astype(np.float32) * (0.97 + 0.03 * _noise(rng, 8))[..., None], 1.0)
+    return paint(rng, saturation=0.3, value=(0.4, 0.95))  # walls are mostly pale, rarely dark
 
 
 def _muted_paint(rng: np.random.Generator) -> Texture:
@@ -165,9 +165,7 @@ def _muted_paint(rng: np.random.Generator) -> Texture:
 
 def _white_plaster(rng: np.random.Generator) -> Texture:
     """Near-white walls and ceilings, as most real rooms have (light bouncing between tinted walls saturates)."""
-    base = _colour(rng, (0, 360), (0.0, 0.08), (0.75, 0.97))
-    img = base * (0.9 + 0.06 * _noise(rng, 6) + 0.04 * _noise(rng, 48))[..., None]
-    return Texture(img, rng.uniform(1.5, 4.0))
+    return plaster(rng, saturation=(0.0, 0.08), value=(0.75, 0.97))
 
 
 def for_surface(kind: str, rng: np.random.Generator, photos: PhotoCrops) -> Texture:
