@@ -274,7 +274,7 @@ class PacedFileSource(LiveSource):
     Measures the ``live`` path (glass-to-glass latency, frames dropped) without a camera."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = path = Path(path)
+        path = Path(path)
         if not path.is_file():
             raise RtdepthError(f"{path}: no such file")
         capture = _PacedCapture(path)
