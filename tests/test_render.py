@@ -239,3 +239,30 @@ def test_photo_textures_draw_each_folder_evenly_and_one_folder_as_before(tmp_pat
     single, rng_a, rng_b = PhotoCrops(desk), np.random.default_rng(5), np.random.default_rng(5)
     spread = [desk[i] for i in np.linspace(0, 499, 400).astype(int)]
     assert [single.pick(rng_a) for _ in range(20)] == [spread[int(rng_b.integers(400))] for _ in range(20)]
+
+
+def test_walls_leave_open_doorways_out_and_cover_the_rest():
+    from train.render.room import wall_pieces
+
+    pieces = wall_pieces(5.0, 2.8, [(1.0, 1.9, 2.1), (3.0, 4.0, 2.0)])
+    area = sum((s1 - s0) * (top - bottom) for s0, s1, bottom, top in pieces)
+    assert area == pytest.approx(5.0 * 2.8 - 0.9 * 2.1 - 1.0 * 2.0)
+    assert all(not (s0 < 1.45 < s1 and bottom < 1.0 < top) for s0, s1, bottom, top in pieces)  # nothing in the doorway
+    assert wall_pieces(5.0, 2.8, []) == [(0.0, 5.0, 0.0, 2.8)]
+
+
+def test_an_open_doorway_shows_the_space_beyond_at_its_true_depth(tmp_path):
+    mi, dr = _mitsuba()
+    from train.render.mitsuba_scene import render_views, scene_dict
+    from train.render.room import Camera, build_room
+    from train.render.textures import PhotoCrops
+
+    room = next(r for r in (build_room(np.random.default_rng((6, i))) for i in range(40)) if r.beyond)
+    door, _corner, _along, out, _width, depth = room.beyond[0]
+    # 2 m in front of the doorway, 1.6 m high, looking through it: the top rows see the wall above the door.
+    eye = np.array([door[0] - 2.0 * out[0], 1.6, door[1] - 2.0 * out[1]])
+    cam = Camera(eye, eye + np.array([out[0], 0.0, out[1]]), np.array([0.0, 1.0, 0.0]), 60.0)
+    desc = scene_dict(mi, room, np.random.default_rng(0), PhotoCrops([]), tmp_path)
+    ((_rgb, z),) = list(render_views(mi, dr, desc, [cam], (32, 32), 1, seed=0))
+    np.testing.assert_allclose(z[14:18, 14:18], 2.0 + depth, rtol=1e-3)  # the far wall beyond, not a door
+    np.testing.assert_allclose(z[0, 12:20], 2.0, rtol=1e-3)  # the lintel: the wall goes on above the opening

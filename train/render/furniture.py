@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from train.render.geometry import Mesh, centred_box, cylinder, sphere
+from train.render.geometry import Mesh, centred_box, cylinder, merge, sphere
 
 
 @dataclass
@@ -226,3 +226,24 @@ def clutter_item(rng: np.random.Generator) -> Mesh:
         r = rng.uniform(0.03, 0.08)
         return cylinder(r, rng.uniform(0.08, 0.3), segments=12, radius_top=r * rng.uniform(0.5, 1.0))
     return cylinder(rng.uniform(0.06, 0.15), rng.uniform(0.04, 0.1), segments=14, radius_top=rng.uniform(0.08, 0.18))
+
+
+def floor_item(rng: np.random.Generator) -> tuple[Mesh, float]:
+    """Something left on a floor (box, bin, bag or laundry, a pair of shoes, a ball), with its footprint radius."""
+    kind = rng.random()
+    if kind < 0.3:
+        w, h, d = rng.uniform(0.15, 0.6), rng.uniform(0.1, 0.5), rng.uniform(0.15, 0.5)
+        return centred_box(w, h, d), 0.5 * np.hypot(w, d)
+    if kind < 0.5:
+        r = rng.uniform(0.1, 0.25)
+        return cylinder(r, rng.uniform(0.2, 0.6), segments=14, radius_top=r * rng.uniform(1.0, 1.2)), r * 1.2
+    if kind < 0.75:
+        r = rng.uniform(0.15, 0.4)
+        squash = rng.uniform(0.3, 0.7)
+        return sphere(r, 0, r * squash * 0.8, 0, (rng.uniform(0.8, 1.2), squash, rng.uniform(0.8, 1.2)), 10), r * 1.2
+    if kind < 0.9:
+        gap = rng.uniform(0.02, 0.08)
+        shoe = [centred_box(0.1, rng.uniform(0.06, 0.12), 0.28, sx * (0.05 + gap / 2)) for sx in (-1, 1)]
+        return merge(shoe), 0.2
+    r = rng.uniform(0.05, 0.2)
+    return sphere(r, 0, r, 0, (1, 1, 1), 12), r

@@ -14,6 +14,8 @@ import numpy as np
 from train.render import furniture
 from train.render.geometry import Mesh, centred_box, polygon_floor, quad
 
+OPEN_DOOR_SHARE = 0.5  # of doors: open onto a corridor or the next room
+
 
 @dataclass
 class Light:
@@ -38,6 +40,8 @@ class Room:
     lights: list[Light] = field(default_factory=list)
     footprints: list[tuple[float, float, float]] = field(default_factory=list)  # (x, z, radius) of furniture
     tops: list[np.ndarray] = field(default_factory=list)  # centres of table and cabinet tops: what close-ups look at
+    beyond: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]] = field(default_factory=list)
+    # spaces behind open doors, in plan: (doorway centre, corner, unit along the wall, unit out, width, depth)
 
     def add(self, surface: str, mesh: Mesh) -> None:
         self.surfaces.setdefault(surface, []).append(mesh)
@@ -94,20 +98,39 @@ def build_room(rng: np.random.Generator) -> Room:
     room.add("floor", polygon_floor(rects, 0.0, True))
     room.add("ceiling", polygon_floor(rects, height, False))
     segs = wall_segments(rects)
-    for a, b, _n in segs:
-        room.add("wall", quad(np.array([a[0], 0, a[1]]), np.array([b[0] - a[0], 0, b[1] - a[1]]), np.array([0, height, 0])))
-    if rng.random() < 0.5:  # skirting boards
-        for a, b, n in segs:
-            length = np.linalg.norm(b - a)
-            m = centred_box(length, 0.08, 0.015).transformed(_yaw_facing(n), tuple(_wall_point((a, b, n), 0.5, 0.0, 0.0075)))
-            room.add("trim", m)
+    skirting = rng.random() < 0.5
     used: list[tuple[int, float, float]] = []  # (segment, start, end) taken on walls
-    _doors_and_windows(room, segs, rng, used)
+    doorways = _doors_and_windows(room, segs, rng, used)
+    for i, (a, b, n) in enumerate(segs):  # walls go round the open doorways
+        gaps = sorted((s0, s1, h) for j, s0, s1, h in doorways if j == i)
+        length = float(np.linalg.norm(b - a))
+        along = np.array([b[0] - a[0], 0, b[1] - a[1]]) / length
+        start = np.array([a[0], 0.0, a[1]])
+        for s0, s1, bottom, top in wall_pieces(length, height, gaps):
+            room.add("wall", quad(start + along * s0 + [0, bottom, 0], along * (s1 - s0), np.array([0, top - bottom, 0])))
+            if skirting and bottom == 0.0:
+                mid = _wall_point((a, b, n), (s0 + s1) / 2 / length, 0.0, 0.0075)
+                room.add("trim", centred_box(s1 - s0, 0.08, 0.015).transformed(_yaw_facing(n), tuple(mid)))
     _lights(room, rng)
     _furnish(room, segs, rng, used)
     _wall_decor(room, segs, rng, used)
     _rugs(room, rng)
+    _floor_clutter(room, rng)
     return room
+
+
+def wall_pieces(length: float, height: float, gaps: list[tuple[float, float, float]]) -> list[tuple[float, float, float, float]]:
+    """Rectangles (start, end, bottom, top) that cover a wall of ``length`` x ``height`` except doorway gaps
+    (start, end, height) along it, sorted and apart: full-height spans between them, a lintel above each."""
+    pieces, at = [], 0.0
+    for s0, s1, h in gaps:
+        if s0 > at:
+            pieces.append((at, s0, 0.0, height))
+        pieces.append((s0, s1, h, height))
+        at = s1
+    if at < length:
+        pieces.append((at, length, 0.0, height))
+    return pieces
 
 
 def _free_span(segs, rng, used, width: float) -> tuple[int, float] | None:
@@ -123,8 +146,11 @@ def _free_span(segs, rng, used, width: float) -> tuple[int, float] | None:
     return None
 
 
-def _doors_and_windows(room: Room, segs, rng: np.random.Generator, used) -> None:
-    for _ in range(int(rng.integers(0, 3))):
+def _doors_and_windows(room: Room, segs, rng: np.random.Generator, used) -> list[tuple[int, float, float, float]]:
+    """Doors (closed, or open onto a space beyond) and daylit windows; returns the open doorways as
+    (segment, start, end, height), which the walls leave out."""
+    doorways = []
+    for k in range(int(rng.integers(0, 3))):
         w = rng.uniform(0.8, 1.0)
         spot = _free_span(segs, rng, used, w + 0.1)
         if spot is None:
@@ -133,7 +159,12 @@ def _doors_and_windows(room: Room, segs, rng: np.random.Generator, used) -> None
         yaw = _yaw_facing(seg[2])
         h = min(2.1, room.height - 0.1)
         base = tuple(_wall_point(seg, spot[1], 0.0, 0.02))
-        room.add("door", centred_box(w, h, 0.04).transformed(yaw, base))
+        # Real rooms are seen through open doors: a corridor or the next room behind, depth past the wall.
+        if rng.random() < OPEN_DOOR_SHARE and _space_beyond(room, seg, spot[1], w, h, rng, f"beyond{k}"):
+            centre = spot[1] * float(np.linalg.norm(seg[1] - seg[0]))
+            doorways.append((spot[0], centre - w / 2, centre + w / 2, h))
+        else:
+            room.add("door", centred_box(w, h, 0.04).transformed(yaw, base))
         for sx in (-1, 1):
             room.add("trim", centred_box(0.06, h + 0.06, 0.05, sx * (w / 2 + 0.03)).transformed(yaw, base))
         room.add("trim", centred_box(w + 0.12, 0.06, 0.05, 0, h).transformed(yaw, base))
@@ -162,6 +193,63 @@ def _doors_and_windows(room: Room, segs, rng: np.random.Generator, used) -> None
         room.add("trim", centred_box(w + 0.16, 0.04, rng.uniform(0.12, 0.25), 0, sill - 0.04).transformed(yaw, base))
         if rng.random() < 0.5:  # mullion
             room.add("trim", centred_box(0.04, h, 0.04, 0, sill).transformed(yaw, base))
+    return doorways
+
+
+def _space_beyond(room: Room, seg, s: float, w: float, h: float, rng: np.random.Generator, name: str) -> bool:
+    """A closed box behind a doorway at fraction ``s`` of wall ``seg``: a corridor or the next room,
+    1-5 m deep, sometimes lit; False (nothing added) where it would reach into this room."""
+    a, b, n = seg
+    along = (b - a) / np.linalg.norm(b - a)
+    out = -np.asarray(n, float)
+    door = a + (b - a) * s
+    depth, left, right = rng.uniform(1.0, 5.0), rng.uniform(0.2, 2.5), rng.uniform(0.2, 2.5)
+    left, right = left + w / 2, right + w / 2
+    across = np.linspace(-left, right, 9)
+    ahead = np.linspace(0.05, depth, 9)
+    points = [door + along * u + out * v for u in across for v in ahead]
+    if any(room.inside(*p) or _in_space_beyond(room, p) for p in points):
+        return False
+    height = rng.uniform(max(h + 0.1, 2.3), max(h + 0.2, room.height))
+    lo = door - along * left
+    corner = np.array([lo[0], 0.0, lo[1]])
+    u3 = np.array([along[0], 0.0, along[1]]) * (left + right)
+    v3 = np.array([out[0], 0.0, out[1]]) * depth
+    up = np.array([0.0, height, 0.0])
+    room.beyond.append((door, lo, along, out, left + right, depth))
+    room.add(f"{name}:floor", quad(corner, u3, v3))
+    room.add(f"{name}:ceiling", quad(corner + up, u3, v3))
+    for c, e in ((corner + v3, u3), (corner, v3), (corner + u3, v3)):  # back wall and the two sides
+        room.add(f"{name}:wall", quad(c, e, up))
+    if rng.random() < 0.6:  # a ceiling light beyond; otherwise lit only by what comes through the door
+        size = np.array([min(0.8, left + right - 0.2), min(0.6, depth - 0.2)])
+        centre = corner + (u3 + v3) / 2 + [0, height - 0.01, 0]
+        eu, ev = u3 / np.linalg.norm(u3) * size[0], v3 / np.linalg.norm(v3) * size[1]
+        warm = np.array([1.0, 0.85, 0.65]) if rng.random() < 0.6 else np.array([0.95, 0.97, 1.0])
+        room.lights.append(Light("rect", warm * rng.uniform(4, 20), centre - (eu + ev) / 2, eu, ev))
+    return True
+
+
+def _in_space_beyond(room: Room, p: np.ndarray, margin: float = 0.1) -> bool:
+    for _door, corner, along, out, width, depth in room.beyond:
+        u, v = (p - corner) @ along, (p - corner) @ out
+        if -margin <= u <= width + margin and -margin <= v <= depth + margin:
+            return True
+    return False
+
+
+def _floor_clutter(room: Room, rng: np.random.Generator) -> None:
+    """Things left on floors (boxes, bins, bags, shoes, toys): real rooms are rarely clear between the
+    furniture, and each is a small depth edge on the floor's gradient."""
+    area = sum((x1 - x0) * (z1 - z0) for x0, z0, x1, z1 in room.rects)
+    for k in range(int(rng.integers(0, 2 + int(area / 4)))):
+        item, radius = furniture.floor_item(rng)
+        x0, z0, x1, z1 = room.rects[int(rng.integers(len(room.rects)))]
+        x, z = rng.uniform(x0 + 0.15, x1 - 0.15), rng.uniform(z0 + 0.15, z1 - 0.15)
+        if not room.inside(x, z, radius) or _overlaps(room, x, z, radius):
+            continue
+        room.add(f"floor{k}:clutter", item.transformed(rng.uniform(-np.pi, np.pi), (x, 0.0, z)))
+        room.footprints.append((x, z, radius))
 
 
 def _lights(room: Room, rng: np.random.Generator) -> None:

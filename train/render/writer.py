@@ -12,8 +12,10 @@ from rtdepth.stream.depth_io import save_depth, write_image
 
 # Bumped when the same (seed, room) would render differently: 2 = furnished densely, wall decor, rugs,
 # fireflies removed (1: the first 297 rooms); 3 = close-ups of table and cabinet tops among the views;
-# 4 = photo textures drawn evenly from each photo folder (with one folder it renders exactly as 3).
-GENERATOR = 5
+# 4 = photo textures drawn evenly from each photo folder (with one folder it renders exactly as 3); 5 = developed
+# as a camera does (exposure on the scene, grey-world white balance, tone curve), pale walls; 6 = half the doors
+# open onto a corridor or the next room, things left on floors.
+GENERATOR = 6
 CLOSE_UP_SHARE = 0.3  # real footage is often a desk or a shelf at arm's length, not only a room across
 
 
