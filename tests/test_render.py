@@ -200,6 +200,9 @@ def test_rooms_are_furnished_and_decor_stays_inside_the_walls():
                 if name.startswith(("decor", "rug")):  # hung and laid things never poke through a wall
                     assert lo[1] >= -1e-6 and hi[1] <= room.height + 1e-6, name
                     assert lo[0] >= -1e-6 and lo[2] >= -1e-6 and hi[0] <= x1 + 1e-6 and hi[2] <= z1 + 1e-6, name
+        for light in room.lights:  # ceiling panels (here and beyond open doors) shine down, not at the ceiling
+            if light.kind == "rect" and light.edge_u[1] == 0 and light.edge_v[1] == 0:
+                assert np.cross(light.edge_u, light.edge_v)[1] < 0
     assert {"picture", "fabric", "clutter"} <= kinds
 
 

@@ -225,6 +225,8 @@ def _space_beyond(room: Room, seg, s: float, w: float, h: float, rng: np.random.
         size = np.array([min(0.8, left + right - 0.2), min(0.6, depth - 0.2)])
         centre = corner + (u3 + v3) / 2 + [0, height - 0.01, 0]
         eu, ev = u3 / np.linalg.norm(u3) * size[0], v3 / np.linalg.norm(v3) * size[1]
+        if np.cross(eu, ev)[1] > 0:  # a rectangle emits along its edges' cross product: down, into the space
+            eu, ev = ev, eu
         warm = np.array([1.0, 0.85, 0.65]) if rng.random() < 0.6 else np.array([0.95, 0.97, 1.0])
         room.lights.append(Light("rect", warm * rng.uniform(4, 20), centre - (eu + ev) / 2, eu, ev))
     return True
