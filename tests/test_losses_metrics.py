@@ -94,3 +94,20 @@ def test_scale_and_shift_invariant_term_ignores_scale_and_shift_only():
     assert ssi_disparity_loss(other, target, mask) > 0.1
     plain, with_ssi = DepthLoss(), DepthLoss(w_ssi=1.0)
     assert with_ssi(other, target, mask) > plain(other, target, mask)
+
+
+def test_gradient_matching_charges_a_blurred_edge_at_any_scale_and_shift():
+    import torch.nn.functional as F
+
+    from train.losses import DepthLoss, ssi_gradient_loss
+
+    target = torch.full((1, 1, 32, 48), 3.0)
+    target[..., :, 24:] = 1.0  # a wall 3 m away, a box 1 m away on the right
+    mask = torch.ones_like(target)
+    assert ssi_gradient_loss(1 / (2.0 / target + 0.3), target, mask) < 1e-5  # same scene up to scale and shift
+    blurred = 1 / F.avg_pool2d(1 / target, (1, 9), stride=1, padding=(0, 4), count_include_pad=False)
+    assert ssi_gradient_loss(blurred, target, mask) > 0.05  # the edge smeared over 9 pixels
+    hole = mask.clone()
+    hole[..., :, 20:28] = 0  # no ground truth where the edge was smeared: nothing left to charge
+    assert ssi_gradient_loss(blurred, target, hole) < 1e-5
+    assert DepthLoss(w_match=1.0)(blurred, target, mask) > DepthLoss()(blurred, target, mask)

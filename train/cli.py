@@ -42,6 +42,9 @@ def train(
     ssi_weight: Optional[float] = typer.Option(
         None, "--ssi-weight", help="Weight of a scale-and-shift-invariant disparity term beside the paper's loss (0: off)."
     ),
+    match_weight: Optional[float] = typer.Option(
+        None, "--match-weight", help="Weight of multi-scale gradient matching on the aligned disparity (0: off)."
+    ),
     freeze_encoder: Optional[bool] = typer.Option(
         None, "--freeze-encoder/--no-freeze-encoder", help="Train the decoder only (encoder weights and statistics kept)."
     ),
@@ -72,7 +75,8 @@ def train(
     flags = dict(data=data or None, train_only=train_only or None, model=model, out=out, epochs=epochs,
                  batch_size=batch_size, lr=lr, width=width, height=height, split=split, encoder_weights=encoder_weights,
                  workers=workers, cache=cache, augment=augment, max_steps=max_steps, device=device, seed=seed, init=init,
-                 ssi_weight=ssi_weight, freeze_encoder=freeze_encoder, freeze_encoder_stats=freeze_encoder_stats,
+                 ssi_weight=ssi_weight, match_weight=match_weight, freeze_encoder=freeze_encoder,
+                 freeze_encoder_stats=freeze_encoder_stats,
                  save_every=save_every, keep_epochs=keep_epochs)  # fmt: skip
     if init and not model:  # fine-tuning: the architecture comes from the weights file
         from rtdepth.checkpoint import read_info

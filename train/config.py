@@ -39,6 +39,7 @@ class TrainConfig:
     amp: bool = True  # used on CUDA only
     clip_grad: float = 1.0
     ssi_weight: float = 0.0  # weight of the scale-and-shift-invariant disparity term beside the paper's loss
+    match_weight: float = 0.0  # weight of multi-scale gradient matching on the aligned disparity (MiDaS)
     freeze_encoder: bool = False  # train the decoder only: the encoder's weights and BatchNorm statistics stay
     freeze_encoder_stats: bool = False  # the encoder's BatchNorm statistics stay (its weights still train)
     seed: int = 0
@@ -112,6 +113,7 @@ class TrainConfig:
             ("val_every", self.val_every >= 1, "at least 1"),
             ("patience", self.patience is None or self.patience >= 1, "at least 1"),
             ("save_every", self.save_every >= 0, "0 or more minutes"), ("ssi_weight", self.ssi_weight >= 0, "0 or more"),
+            ("match_weight", self.match_weight >= 0, "0 or more"),
             ("split", self.split in ("auto", "random", "blocks"), "auto, random or blocks"),
         ]  # fmt: skip
         for key, ok, rule in limits:

@@ -338,7 +338,7 @@ def start_run(cfg: TrainConfig, resume: bool, dist: Dist, steps_per_epoch: int) 
     use_amp = cfg.amp and dist.device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    loss_fn = DepthLoss(max_depth=model.max_depth, w_ssi=cfg.ssi_weight)
+    loss_fn = DepthLoss(max_depth=model.max_depth, w_ssi=cfg.ssi_weight, w_match=cfg.match_weight)
     total = cfg.max_steps or cfg.epochs * steps_per_epoch
     return Run(cfg, dist, model, net, optimizer, scaler, loss_fn, meta, out, total, use_amp, amp_dtype)
 
@@ -454,6 +454,7 @@ def _summary(
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
         "ssi_weight": cfg.ssi_weight,
+        "match_weight": cfg.match_weight,
         "freeze_encoder": cfg.freeze_encoder,
         "freeze_encoder_stats": cfg.freeze_encoder_stats,
     }
