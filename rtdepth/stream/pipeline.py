@@ -10,9 +10,11 @@ frame. Sinks are always closed, so an interrupted run leaves a playable file of 
 from __future__ import annotations
 
 import queue
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -150,43 +152,46 @@ def run_stream(
     writer = _Writer(sinks, timer, finish, source.live and deferred)
     writer.start()
     started = time.perf_counter()
-    try:
-        while max_frames is None or stats.frames < max_frames:
-            frame = _next_frame(source, frames_in, timer)
-            if frame is None:
-                break
-            t0 = time.perf_counter()
-            depth = estimator.predict(frame.image)
-            timer.add("model", time.perf_counter() - t0)
-            fps = meter.tick()
-            image = None if deferred else finish(frame, depth, fps)
-            if sinks.window is not None:
-                action = sinks.window.show(image)
-                if action == "quit":
+    with _signals_stop_the_loop() as requested:
+        try:
+            while (max_frames is None or stats.frames < max_frames) and not requested:
+                frame = _next_frame(source, frames_in, timer, requested)
+                if frame is None:
                     break
-                if action == "colormap":
-                    viz.cycle_colormap()
-                elif action == "layout":
-                    viz.cycle_layout()
-            if sinks.preview is not None and sinks.preview(image, depth, frame.captured) is False:
-                break
-            if source.live and not deferred:  # glass to glass: captured -> shown
-                timer.add("latency", time.perf_counter() - frame.captured)
-            writer.queue.put((frame, depth, image, fps))
-            if writer.error is not None:
-                break
-            stats.frames += 1
-            if on_frame is not None:
-                on_frame(stats, fps)
-    except KeyboardInterrupt as exc:
+                t0 = time.perf_counter()
+                depth = estimator.predict(frame.image)
+                timer.add("model", time.perf_counter() - t0)
+                fps = meter.tick()
+                image = None if deferred else finish(frame, depth, fps)
+                if sinks.window is not None:
+                    action = sinks.window.show(image)
+                    if action == "quit":
+                        break
+                    if action == "colormap":
+                        viz.cycle_colormap()
+                    elif action == "layout":
+                        viz.cycle_layout()
+                if sinks.preview is not None and sinks.preview(image, depth, frame.captured) is False:
+                    break
+                if source.live and not deferred:  # glass to glass: captured -> shown
+                    timer.add("latency", time.perf_counter() - frame.captured)
+                writer.queue.put((frame, depth, image, fps))
+                if writer.error is not None:
+                    break
+                stats.frames += 1
+                if on_frame is not None:
+                    on_frame(stats, fps)
+        except KeyboardInterrupt as exc:  # a second Ctrl-C, or a thread where signals stay exceptions
+            requested.append(signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+        finally:
+            stop.set()
+            writer.queue.put(_END)
+            writer.join()
+            sinks.close()
+            stats.seconds = time.perf_counter() - started
+    if requested:
         stats.interrupted = True
-        stats.terminated = isinstance(exc, Terminated)
-    finally:
-        stop.set()
-        writer.queue.put(_END)
-        writer.join()
-        sinks.close()
-        stats.seconds = time.perf_counter() - started
+        stats.terminated = requested[0] == signal.SIGTERM
     stats.frames = writer.written
     stats.stage_ms = timer.medians_ms() | estimator.timer.medians_ms()
     stats.dropped = getattr(source, "dropped", 0)
@@ -195,9 +200,39 @@ def run_stream(
     return stats
 
 
-def _next_frame(source: Source, frames_in: queue.Queue | None, timer: StageTimer) -> Frame | None:
+def _next_frame(source: Source, frames_in: queue.Queue | None, timer: StageTimer, requested: list[int]) -> Frame | None:
     if frames_in is None:
         with timer.time("capture"):
             return source.read()
-    item = frames_in.get()
-    return None if item is _END else item
+    while not requested:
+        try:
+            item = frames_in.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        return None if item is _END else item
+    return None
+
+
+@contextmanager
+def _signals_stop_the_loop() -> Iterator[list[int]]:
+    """Ctrl-C and SIGTERM ask the loop to stop after the frame in hand (the list gets the signal) instead of
+    raising wherever the main thread is: a KeyboardInterrupt between a lock's acquire and its ``with``
+    block leaves the lock held, and the clean-up that needs it (the writer's queue) then waits forever.
+    A second signal raises as before. Off the main thread (the server's workers) nothing changes."""
+    requested: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        if requested:
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        requested.append(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield requested
+    finally:
+        for sig, old in previous.items():
+            if old is not None:  # None: a handler installed outside Python, which cannot be put back from here
+                signal.signal(sig, old)
