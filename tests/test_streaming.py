@@ -340,3 +340,30 @@ def test_video_source_reads_every_frame_in_order(real_clip):
     src = VideoSource(real_clip)
     idx = [f.index for f in src]
     assert idx == list(range(6)) and src.fps == 10.0 and src.error is None
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_frame_finishes_that_frame_then_stops(tmp_path, real_frame, tiny_weights, sig):
+    from rtdepth.estimator import DepthEstimator
+    from rtdepth.stream.pipeline import Sinks, run_stream
+    from rtdepth.stream.sinks import VideoSink
+    from rtdepth.stream.sources import Frame, Source
+
+    class SignalledCamera(Source):
+        """A camera that is sent ``sig`` while its third frame is being captured."""
+
+        live, reads = True, 0
+
+        def read(self):
+            self.reads += 1
+            if self.reads == 3:
+                os.kill(os.getpid(), sig)
+            return Frame(real_frame, self.reads - 1, time.perf_counter())
+
+    before = signal.getsignal(sig)
+    estimator = DepthEstimator.from_weights(tiny_weights, backend="torch", flip=False)
+    out = tmp_path / "o.mp4"
+    stats = run_stream(SignalledCamera(), estimator, Visualizer(), Sinks(video=VideoSink(out, 10.0)), hud=False)
+    assert stats.interrupted and stats.terminated == (sig == signal.SIGTERM)
+    assert stats.frames == 3 and probe(out)[1] == 3  # the frame in hand was finished and written, no more
+    assert signal.getsignal(sig) is before  # the run's own handler is gone
