@@ -261,7 +261,7 @@ def test_an_open_doorway_shows_the_space_beyond_at_its_true_depth(tmp_path):
     from train.render.textures import PhotoCrops
 
     room = next(r for r in (build_room(np.random.default_rng((6, i))) for i in range(40)) if r.beyond)
-    door, _corner, _along, out, _width, depth = room.beyond[0]
+    door, out, depth = room.beyond[0].door, room.beyond[0].out, room.beyond[0].depth
     # 2 m in front of the doorway, 1.6 m high, looking through it: the top rows see the wall above the door.
     eye = np.array([door[0] - 2.0 * out[0], 1.6, door[1] - 2.0 * out[1]])
     cam = Camera(eye, eye + np.array([out[0], 0.0, out[1]]), np.array([0.0, 1.0, 0.0]), 60.0)

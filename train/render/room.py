@@ -31,6 +31,23 @@ class Light:
 
 
 @dataclass
+class SpaceBeyond:
+    """A corridor or next room behind an open door, in plan: the doorway's centre, a corner, unit vectors along
+    the wall and out of the room, and the extent along each."""
+
+    door: np.ndarray
+    corner: np.ndarray
+    along: np.ndarray
+    out: np.ndarray
+    width: float
+    depth: float
+
+    def contains(self, p: np.ndarray, margin: float = 0.1) -> bool:
+        u, v = (p - self.corner) @ self.along, (p - self.corner) @ self.out
+        return -margin <= u <= self.width + margin and -margin <= v <= self.depth + margin
+
+
+@dataclass
 class Room:
     """Meshes grouped by surface (one material each) and lights; ``rects`` is the floor plan."""
 
@@ -40,8 +57,7 @@ class Room:
     lights: list[Light] = field(default_factory=list)
     footprints: list[tuple[float, float, float]] = field(default_factory=list)  # (x, z, radius) of furniture
     tops: list[np.ndarray] = field(default_factory=list)  # centres of table and cabinet tops: what close-ups look at
-    beyond: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]] = field(default_factory=list)
-    # spaces behind open doors, in plan: (doorway centre, corner, unit along the wall, unit out, width, depth)
+    beyond: list[SpaceBeyond] = field(default_factory=list)  # spaces behind open doors
 
     def add(self, surface: str, mesh: Mesh) -> None:
         self.surfaces.setdefault(surface, []).append(mesh)
@@ -208,7 +224,7 @@ def _space_beyond(room: Room, seg, s: float, w: float, h: float, rng: np.random.
     across = np.linspace(-left, right, 9)
     ahead = np.linspace(0.05, depth, 9)
     points = [door + along * u + out * v for u in across for v in ahead]
-    if any(room.inside(*p) or _in_space_beyond(room, p) for p in points):
+    if any(room.inside(*p) or any(space.contains(p) for space in room.beyond) for p in points):
         return False
     height = rng.uniform(max(h + 0.1, 2.3), max(h + 0.2, room.height))
     lo = door - along * left
@@ -216,7 +232,7 @@ def _space_beyond(room: Room, seg, s: float, w: float, h: float, rng: np.random.
     u3 = np.array([along[0], 0.0, along[1]]) * (left + right)
     v3 = np.array([out[0], 0.0, out[1]]) * depth
     up = np.array([0.0, height, 0.0])
-    room.beyond.append((door, lo, along, out, left + right, depth))
+    room.beyond.append(SpaceBeyond(door, lo, along, out, left + right, depth))
     room.add(f"{name}:floor", quad(corner, u3, v3))
     room.add(f"{name}:ceiling", quad(corner + up, u3, v3))
     for c, e in ((corner + v3, u3), (corner, v3), (corner + u3, v3)):  # back wall and the two sides
@@ -230,14 +246,6 @@ def _space_beyond(room: Room, seg, s: float, w: float, h: float, rng: np.random.
         warm = np.array([1.0, 0.85, 0.65]) if rng.random() < 0.6 else np.array([0.95, 0.97, 1.0])
         room.lights.append(Light("rect", warm * rng.uniform(4, 20), centre - (eu + ev) / 2, eu, ev))
     return True
-
-
-def _in_space_beyond(room: Room, p: np.ndarray, margin: float = 0.1) -> bool:
-    for _door, corner, along, out, width, depth in room.beyond:
-        u, v = (p - corner) @ along, (p - corner) @ out
-        if -margin <= u <= width + margin and -margin <= v <= depth + margin:
-            return True
-    return False
 
 
 def _floor_clutter(room: Room, rng: np.random.Generator) -> None:
