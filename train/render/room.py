@@ -243,8 +243,7 @@ def _space_beyond(room: Room, seg, s: float, w: float, h: float, rng: np.random.
         eu, ev = u3 / np.linalg.norm(u3) * size[0], v3 / np.linalg.norm(v3) * size[1]
         if np.cross(eu, ev)[1] > 0:  # a rectangle emits along its edges' cross product: down, into the space
             eu, ev = ev, eu
-        warm = np.array([1.0, 0.85, 0.65]) if rng.random() < 0.6 else np.array([0.95, 0.97, 1.0])
-        room.lights.append(Light("rect", warm * rng.uniform(4, 20), centre - (eu + ev) / 2, eu, ev))
+        room.lights.append(Light("rect", _lamp_colour(rng) * rng.uniform(4, 20), centre - (eu + ev) / 2, eu, ev))
     return True
 
 
@@ -262,8 +261,13 @@ def _floor_clutter(room: Room, rng: np.random.Generator) -> None:
         room.footprints.append((x, z, radius))
 
 
+def _lamp_colour(rng: np.random.Generator) -> np.ndarray:
+    """Warm white six times in ten, else cool white (linear RGB, unit brightness)."""
+    return np.array([1.0, 0.85, 0.65]) if rng.random() < 0.6 else np.array([0.95, 0.97, 1.0])
+
+
 def _lights(room: Room, rng: np.random.Generator) -> None:
-    warm = np.array([1.0, 0.85, 0.65]) if rng.random() < 0.6 else np.array([0.95, 0.97, 1.0])
+    warm = _lamp_colour(rng)
     for x0, z0, x1, z1 in room.rects:
         area = (x1 - x0) * (z1 - z0)
         for _ in range(max(1, int(area / rng.uniform(8, 20)))):
