@@ -61,7 +61,7 @@ def remove_fireflies(img: np.ndarray, ratio: float = 3.0) -> np.ndarray:
 # Real cameras, measured by ``noise_sigma`` at 320x240: TUM's Kinect 0.8-1.8 (10th-90th percentile), the
 # OAK-D rooms 1.2-2.5. ``develop`` leaves a quarter of its frames above 3 (up to 20: dark rooms whose
 # path-tracing noise auto-exposure amplified) and a third below 0.6 (JPEG erased their sensor noise).
-# Matching them (``refinish``) did not help on real rooms, so ``develop`` does not; see the README.
+# Matching them (``refinish``) did not help on real rooms, so ``develop`` does not; see docs/model-card.md.
 REAL_NOISE = (0.8, 2.5)
 
 

@@ -52,7 +52,7 @@ def refinish(
     output: Path = typer.Option(..., "--output", "-o", help="Folder to write; depth and meta are linked."),
     seed: int = typer.Option(0, help="Noise draws are a pure function of (seed, frame name)."),
 ) -> None:
-    """Match the noise of rendered frames to real cameras' (a measured lever: see the README's lever table)."""
+    """Match the noise of rendered frames to real cameras' (a measured lever: see the lever table in docs/model-card.md)."""
     from rich.progress import track
 
     if not (source / "rgb").is_dir() or not (source / "depth").is_dir():
