@@ -19,6 +19,7 @@ import numpy as np
 from rtdepth.checkpoint import read_info, resolve_weights
 from rtdepth.data import open_dataset
 from rtdepth.data.readers import read_rgb
+from rtdepth.data.splits import spread_evenly
 from rtdepth.errors import RtdepthError
 from rtdepth.metrics import MetricAccumulator, compute_metrics
 from rtdepth.runtime import cache
@@ -83,20 +84,14 @@ def calibration_frames(folder: str | Path, size: tuple[int, int], n_calib: int =
     if count < 4:
         raise RtdepthError(f"{folder}: calibration needs at least 4 images, found {count}")
     split = int(count * 0.7)
-    calibrate = [resize_rgb(read(i)[0], size) for i in _spread(list(range(split)), n_calib)]
+    calibrate = [resize_rgb(read(i)[0], size) for i in spread_evenly(list(range(split)), n_calib)]
     judge = []
-    for i in _spread(list(range(split, count)), n_eval):
+    for i in spread_evenly(list(range(split, count)), n_eval):
         rgb, depth = read(i)
         if depth is not None:
             depth = cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST)
         judge.append((resize_rgb(rgb, size), depth))
     return CalibrationFrames(calibrate, judge)
-
-
-def _spread(items: list, n: int) -> list:
-    if len(items) <= n:
-        return items
-    return [items[int(i)] for i in np.linspace(0, len(items) - 1, n)]
 
 
 def build_int8(weights: str | Path | None, calib: str | Path, out_dir: Path | None = None, n_calib: int = 32,

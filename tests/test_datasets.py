@@ -6,7 +6,7 @@ import pytest
 
 from rtdepth.data import Sample, open_dataset
 from rtdepth.data.readers import DenseDepthCSVDataset, folder_dataset, tum_dataset
-from rtdepth.data.splits import resolve_split, split_indices
+from rtdepth.data.splits import resolve_split, split_indices, spread_evenly
 from rtdepth.errors import RtdepthError
 from train.augment import AugmentConfig, augment, scale_crop
 
@@ -134,6 +134,14 @@ def test_train_only_data_is_trained_on_whole_and_leaves_the_held_out_part_unchan
 def test_random_split_is_70_30():
     train, val = split_indices(100, 0.3, "random", seed=3)
     assert len(train) == 70 and len(val) == 30
+
+
+def test_spread_evenly_reaches_both_ends_and_keeps_short_lists():
+    frames = list(range(100, 110))
+    assert spread_evenly(frames, 4) == [100, 103, 106, 109]
+    assert spread_evenly(frames, 3) == [100, 104, 109]  # 4.5 rounds down: every caller picks the same frames
+    assert spread_evenly(frames, 1) == [100]
+    assert spread_evenly(frames[:3], 5) == [100, 101, 102]
 
 
 def test_augmentation_keeps_rgb_and_depth_aligned():

@@ -23,7 +23,7 @@ import numpy as np
 import typer
 
 from rtdepth.data import RGBDDataset, open_dataset
-from rtdepth.data.splits import resolve_split, split_indices
+from rtdepth.data.splits import resolve_split, split_indices, spread_evenly
 from rtdepth.errors import RtdepthError, run_app
 from rtdepth.stream.depth_io import depth_to_mm16, write_bytes, write_image
 from train.augment import resize_pair
@@ -58,9 +58,7 @@ def frame_indices(dataset: RGBDDataset, part: str, every: int, limit: int | None
         train, val = split_indices(n, cfg.val_fraction, resolve_split(cfg.split, dataset), cfg.split_blocks, cfg.seed)
         picked = train if part == "train" else val
     picked = picked[::every]
-    if limit is not None and len(picked) > limit:  # spread over the source, not its first frames
-        picked = [picked[i] for i in np.linspace(0, len(picked) - 1, limit).round().astype(int)]
-    return picked
+    return picked if limit is None else spread_evenly(picked, limit)
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:

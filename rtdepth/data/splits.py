@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 import numpy as np
 
 from rtdepth.errors import RtdepthError
+
+T = TypeVar("T")
 
 
 def resolve_split(mode: str, dataset: object) -> str:
@@ -37,3 +42,13 @@ def split_indices(n: int, val_fraction: float = 0.3, mode: str = "random", block
             (val if b in val_blocks else train).extend(range(edges[b], edges[b + 1]))
         return train, val
     raise RtdepthError(f"unknown split {mode!r}; use auto, random or blocks")
+
+
+def spread_evenly(items: Sequence[T], most: int) -> list[T]:
+    """At most ``most`` items, evenly spaced from the first to the last (positions rounded down).
+
+    Picking from a video's frames or a folder's photos: the whole length is represented, not its start.
+    """
+    if len(items) <= most:
+        return list(items)
+    return [items[int(i)] for i in np.linspace(0, len(items) - 1, most)]

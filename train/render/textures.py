@@ -12,6 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rtdepth.data.splits import spread_evenly
+
 SIZE = 256
 
 
@@ -114,7 +116,7 @@ class PhotoCrops:
         groups: dict[Path, list[Path]] = {}
         for path in sorted(paths):
             groups.setdefault(path.parent, []).append(path)
-        self.groups = [_spread(group, max_images) for _, group in sorted(groups.items())]
+        self.groups = [spread_evenly(group, max_images) for _, group in sorted(groups.items())]
         self.paths = [path for group in self.groups for path in group]
         self._cache: dict[Path, np.ndarray] = {}
 
@@ -146,13 +148,6 @@ class PhotoCrops:
             crop = cv2.resize(np.concatenate([top, top[::-1]], 0), (SIZE, SIZE))
         tint = rng.uniform(0.8, 1.2, 3).astype(np.float32)
         return Texture(np.clip(crop * tint, 0, 1), rng.uniform(0.3, 1.5))
-
-
-def _spread(paths: list[Path], most: int) -> list[Path]:
-    """At most ``most`` paths spread over the list, not the first frames of one sequence."""
-    if len(paths) <= most:
-        return paths
-    return [paths[i] for i in np.linspace(0, len(paths) - 1, most).astype(int)]
 
 
 def _pale_paint(rng: np.random.Generator) -> Texture:
