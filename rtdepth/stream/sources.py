@@ -61,31 +61,51 @@ def _fps_of(cap: cv2.VideoCapture) -> float:
     return float(fps) if fps and 1.0 <= fps <= 1000.0 else DEFAULT_FPS
 
 
+class _OpenedVideo:
+    """A video file, checked on opening by decoding its first frame, which ``read`` then returns first.
+
+    A file that cannot give a frame fails here with one line, before any model loads."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise RtdepthError(f"{path}: no such file")
+        self.cap = cv2.VideoCapture(str(path))
+        if not self.cap.isOpened():
+            raise RtdepthError(f"{path}: not a video OpenCV can decode")
+        ok, image = self.cap.read()
+        if not ok or image is None:
+            self.cap.release()
+            raise RtdepthError(f"{path}: contains no decodable frames")
+        self._first: np.ndarray | None = image
+
+    def isOpened(self) -> bool:  # noqa: N802 - cv2.VideoCapture's interface
+        return self.cap.isOpened()
+
+    def get(self, prop: int) -> float:
+        return self.cap.get(prop)
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if self._first is not None:
+            image, self._first = self._first, None
+            return True, image
+        return self.cap.read()
+
+    def release(self) -> None:
+        self.cap.release()
+
+
 class VideoSource(Source):
     """A video file read sequentially: every frame, in order; a decode failure ends it with ``error``."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise RtdepthError(f"{self.path}: no such file")
-        self.cap = cv2.VideoCapture(str(self.path))
-        if not self.cap.isOpened():
-            raise RtdepthError(f"{self.path}: not a video OpenCV can decode")
+        self.cap = _OpenedVideo(self.path)
         self.fps = _fps_of(self.cap)
         count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.frame_count = count if count > 0 else None
         self._next = 0
-        self._first: Frame | None = None
-        first = self.read()
-        if first is None:
-            self.cap.release()
-            raise RtdepthError(f"{self.path}: contains no decodable frames")
-        self._first = first
 
     def read(self) -> Frame | None:
-        if self._first is not None:
-            frame, self._first = self._first, None
-            return frame
         ok, image = self.cap.read()
         if not ok or image is None:
             if self.frame_count and self._next < self.frame_count - 1:
@@ -233,26 +253,21 @@ class LiveSource(Source):
 class _PacedCapture:
     """A video file that delivers each frame at its time (start + index / fps), as a camera does."""
 
-    def __init__(self, path: Path) -> None:
-        self.cap = cv2.VideoCapture(str(path))
-        self.fps = _fps_of(self.cap)
+    def __init__(self, video: _OpenedVideo) -> None:
+        self.video = video
+        self.fps = _fps_of(video)
         self.start: float | None = None
         self.index = 0
         self.ended = False
-        ok, image = self.cap.read() if self.cap.isOpened() else (False, None)
-        self.first: np.ndarray | None = image if ok else None  # read once here: the file is checked by opening it
 
     def isOpened(self) -> bool:  # noqa: N802 - cv2.VideoCapture's interface
-        return self.cap.isOpened()
+        return self.video.isOpened()
 
     def get(self, prop: int) -> float:
-        return self.cap.get(prop)
+        return self.video.get(prop)
 
     def read(self) -> tuple[bool, np.ndarray | None]:
-        if self.first is not None:
-            ok, image, self.first = True, self.first, None
-        else:
-            ok, image = self.cap.read()
+        ok, image = self.video.read()
         if not ok:
             self.ended = True
             return False, None
@@ -265,7 +280,7 @@ class _PacedCapture:
         return True, image
 
     def release(self) -> None:
-        self.cap.release()
+        self.video.release()
 
 
 class PacedFileSource(LiveSource):
@@ -274,14 +289,7 @@ class PacedFileSource(LiveSource):
     Measures the ``live`` path (glass-to-glass latency, frames dropped) without a camera."""
 
     def __init__(self, path: str | Path) -> None:
-        path = Path(path)
-        if not path.is_file():
-            raise RtdepthError(f"{path}: no such file")
-        capture = _PacedCapture(path)
-        if capture.first is None:
-            why = "contains no decodable frames" if capture.isOpened() else "not a video OpenCV can decode"
-            capture.release()
-            raise RtdepthError(f"{path}: {why}")
+        capture = _PacedCapture(_OpenedVideo(Path(path)))
         super().__init__(str(path), retries=0, capture_factory=lambda: capture)  # retries=0: never reopened
         self.frame_count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
 
