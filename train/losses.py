@@ -6,6 +6,8 @@ model's max depth, so SSIM's constants (for a data range of 1) mean what they sh
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -48,11 +50,19 @@ def gradient_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) ->
     return masked_mean(dx, dx_mask) + masked_mean(dy, dy_mask)
 
 
-def _aligned_disparity(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor):
-    """Per image, the predicted disparity aligned to the true one by least squares (scale s, shift t).
+class _Aligned(NamedTuple):
+    """Per image, flattened: the aligned predicted disparity, the true one, the mask; per image: valid
+    pixels (at least 1) and the mean true disparity."""
 
-    Returns (aligned, true disparity, mask, mean true disparity), the first three flattened per image.
-    """
+    aligned: torch.Tensor
+    true: torch.Tensor
+    mask: torch.Tensor
+    count: torch.Tensor
+    mean_true: torch.Tensor
+
+
+def _aligned_disparity(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> _Aligned:
+    """Per image, the predicted disparity aligned to the true one by least squares (scale s, shift t)."""
     n = pred.shape[0]
     p = (1.0 / pred.clamp_min(1e-3)).reshape(n, -1)
     t = torch.where(mask > 0, 1.0 / target.clamp_min(1e-3), torch.zeros_like(target)).reshape(n, -1)
@@ -65,7 +75,7 @@ def _aligned_disparity(pred: torch.Tensor, target: torch.Tensor, mask: torch.Ten
     scale = (a11 * b0 - a01 * b1) / det
     shift = (-a01 * b0 + a00 * b1) / det
     aligned = scale[:, None] * p + shift[:, None]
-    return aligned, t, m, (b1 / count).clamp_min(1e-3)
+    return _Aligned(aligned, t, m, count, (b1 / count).clamp_min(1e-3))
 
 
 def ssi_disparity_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -76,10 +86,9 @@ def ssi_disparity_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Ten
     scenes weigh alike. It asks for the right shape of the scene whatever its metric scale, which is
     what lets sources whose scale disagrees (a Kinect, a renderer) train one network.
     """
-    aligned, t, m, norm = _aligned_disparity(pred, target, mask)
-    count = m.sum(1).clamp_min(1)
+    aligned, t, m, count, norm = _aligned_disparity(pred, target, mask)
     per_image = (m * (aligned - t).abs()).sum(1) / count / norm
-    valid = (m.sum(1) > 10).to(pred.dtype)
+    valid = (count > 10).to(pred.dtype)
     return (per_image * valid).sum() / valid.sum().clamp_min(1)
 
 
@@ -91,7 +100,7 @@ def ssi_gradient_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tens
     are where they truly are, whatever the scene's scale. The L1 terms leave a blurred edge cheap (its
     error is one pixel wide); this one charges for it at every scale, against flat, smeared depth.
     """
-    aligned, t, m, norm = _aligned_disparity(pred, target, mask)
+    aligned, t, m, _, norm = _aligned_disparity(pred, target, mask)
     r = ((aligned - t) * m / norm[:, None]).reshape(pred.shape)
     m = m.reshape(pred.shape)
     total = pred.new_zeros(())
