@@ -86,9 +86,12 @@ def ssi_disparity_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Ten
     scenes weigh alike. It asks for the right shape of the scene whatever its metric scale, which is
     what lets sources whose scale disagrees (a Kinect, a renderer) train one network.
     """
-    aligned, t, m, count, norm = _aligned_disparity(pred, target, mask)
-    per_image = (m * (aligned - t).abs()).sum(1) / count / norm
-    valid = (count > 10).to(pred.dtype)
+    return _residual_l1(_aligned_disparity(pred, target, mask))
+
+
+def _residual_l1(a: _Aligned) -> torch.Tensor:
+    per_image = (a.mask * (a.aligned - a.true).abs()).sum(1) / a.count / a.mean_true
+    valid = (a.count > 10).to(a.aligned.dtype)
     return (per_image * valid).sum() / valid.sum().clamp_min(1)
 
 
@@ -100,10 +103,13 @@ def ssi_gradient_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tens
     are where they truly are, whatever the scene's scale. The L1 terms leave a blurred edge cheap (its
     error is one pixel wide); this one charges for it at every scale, against flat, smeared depth.
     """
-    aligned, t, m, _, norm = _aligned_disparity(pred, target, mask)
-    r = ((aligned - t) * m / norm[:, None]).reshape(pred.shape)
-    m = m.reshape(pred.shape)
-    total = pred.new_zeros(())
+    return _gradient_matching(_aligned_disparity(pred, target, mask), pred.shape, scales)
+
+
+def _gradient_matching(a: _Aligned, shape: torch.Size, scales: int = 4) -> torch.Tensor:
+    r = ((a.aligned - a.true) * a.mask / a.mean_true[:, None]).reshape(shape)
+    m = a.mask.reshape(shape)
+    total = r.new_zeros(())
     for k in range(scales):
         step = 2**k
         rk, mk = r[..., ::step, ::step], m[..., ::step, ::step]
@@ -133,8 +139,10 @@ class DepthLoss(nn.Module):
         grad = gradient_l1(p, t, mask)
         ssim = masked_mean((1 - ssim_map(p, t_filled)) / 2, mask)
         loss = self.w_depth * l1 + self.w_grad * grad + self.w_ssim * ssim
-        if self.w_ssi:
-            loss = loss + self.w_ssi * ssi_disparity_loss(pred, target, mask)
-        if self.w_match:
-            loss = loss + self.w_match * ssi_gradient_loss(pred, target, mask)
+        if self.w_ssi or self.w_match:  # one alignment serves both terms
+            aligned = _aligned_disparity(pred, target, mask)
+            if self.w_ssi:
+                loss = loss + self.w_ssi * _residual_l1(aligned)
+            if self.w_match:
+                loss = loss + self.w_match * _gradient_matching(aligned, pred.shape)
         return loss
