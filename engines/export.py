@@ -11,10 +11,12 @@ import numpy as np
 import torch
 
 from rtdepth import __version__
-from rtdepth.checkpoint import WeightsInfo, atomic_write_bytes, file_sha256, load_model, resolve_weights
+from rtdepth.checkpoint import WeightsInfo, file_sha256, load_model, resolve_weights
 from rtdepth.errors import RtdepthError
+from rtdepth.io import atomic_write_bytes, output_lock
 from rtdepth.models import DepthNet
 from rtdepth.runtime import cache
+from rtdepth.stopping import stop_requests
 
 OPSET = 18
 
@@ -31,14 +33,18 @@ def export_onnx(model: DepthNet, path: str | Path, info: WeightsInfo, weights_ha
     log = io.StringIO()
     # The exporter warns about torchvision ops it cannot register; irrelevant here, and noisy.
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), torch.inference_mode(False):
-            program = torch.onnx.export(model, example, input_names=["image"], output_names=["depth"],
-                                        opset_version=OPSET, dynamo=True, dynamic_shapes={"image": dims})  # fmt: skip
-    except ImportError as exc:
-        raise RtdepthError(f"ONNX export needs onnxscript ({exc}); pip install onnxscript") from exc
-    except Exception as exc:  # noqa: BLE001 - exporter failures are many types; the log has the detail
-        raise RtdepthError(f"ONNX export failed: {str(exc).splitlines()[0][:200]}") from exc
+    # A signal raised inside the exporter's C++ can abort the process: it is held until the export returns,
+    # and an interrupted export writes nothing.
+    with stop_requests() as requested:
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), torch.inference_mode(False):
+                program = torch.onnx.export(model, example, input_names=["image"], output_names=["depth"],
+                                            opset_version=OPSET, dynamo=True, dynamic_shapes={"image": dims})  # fmt: skip
+        except ImportError as exc:
+            raise RtdepthError(f"ONNX export needs onnxscript ({exc}); pip install onnxscript") from exc
+        except Exception as exc:  # noqa: BLE001 - exporter failures are many types; the log has the detail
+            raise RtdepthError(f"ONNX export failed: {str(exc).splitlines()[0][:200]}") from exc
+        requested.raise_if_any()
     proto = program.model_proto
     meta = {"model": info.model, "input_width": str(w), "input_height": str(h), "weights_sha256": weights_hash,
             "rtdepth_version": __version__, "depth_min": str(info.depth_range[0]), "depth_max": str(info.depth_range[1]),
@@ -49,7 +55,8 @@ def export_onnx(model: DepthNet, path: str | Path, info: WeightsInfo, weights_ha
     onnx.checker.check_model(proto)
     path = Path(path)
     try:
-        atomic_write_bytes(path, proto.SerializeToString())
+        with output_lock(path, wait=True):  # also removes what a killed export of this file left
+            atomic_write_bytes(path, proto.SerializeToString())
     except OSError as exc:
         raise RtdepthError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     return path
@@ -67,10 +74,11 @@ def ensure_onnx(weights: str | Path | None, engines_dir: Path | None = None, not
     weights = resolve_weights(weights)
     path = cache.onnx_path(weights, engines_dir)
     if not path.is_file():
+        model, info = load_model(weights)  # bad weights fail here, before the notice
         if notice is not None:
             notice(f"exporting {weights.name} to ONNX once (cached in {path.parent})")
         path.parent.mkdir(parents=True, exist_ok=True)
-        export_weights(weights, path)
+        export_onnx(model, path, info, file_sha256(weights))
     return path
 
 

@@ -21,6 +21,7 @@ from rtdepth.data import open_dataset
 from rtdepth.data.readers import read_rgb
 from rtdepth.data.splits import spread_evenly
 from rtdepth.errors import RtdepthError
+from rtdepth.io import VIDEO_SUFFIXES, output_lock, remove_stale_temporaries
 from rtdepth.metrics import MetricAccumulator, compute_metrics
 from rtdepth.runtime import cache
 from rtdepth.runtime.preprocess import resize_rgb
@@ -62,10 +63,19 @@ class CalibrationFrames:
 
 
 def calibration_frames(folder: str | Path, size: tuple[int, int], n_calib: int = 32, n_eval: int = 16) -> CalibrationFrames:
-    """The first 70% of a folder calibrates, the rest judges; an RGB-D folder is read by the dataset readers."""
+    """The first 70% of a folder (or video) calibrates, the rest judges; an RGB-D folder is read by the dataset
+    readers and judged against its ground truth."""
     folder = Path(folder)
+    if folder.is_file() and folder.suffix.lower() in VIDEO_SUFFIXES:
+        video = _video_frames(folder)
+        count = len(video)
+
+        def read(i: int) -> tuple[np.ndarray, np.ndarray | None]:
+            return video[i], None
+
+        return _split_frames(folder, count, read, size, n_calib, n_eval)
     if not folder.is_dir():
-        raise RtdepthError(f"{folder}: no such calibration folder")
+        raise RtdepthError(f"{folder}: no such calibration folder (a folder of frames, an RGB-D folder or a video)")
     try:
         dataset = open_dataset(folder)
     except RtdepthError:  # plain images: judged against the fp32 output
@@ -81,6 +91,22 @@ def calibration_frames(folder: str | Path, size: tuple[int, int], n_calib: int =
         sample = dataset[i]  # one read per sample
         return sample.rgb, sample.depth
 
+    return _split_frames(folder, count, read, size, n_calib, n_eval)
+
+
+def _video_frames(path: Path, limit: int = 512) -> list[np.ndarray]:
+    """Up to ``limit`` RGB frames of a video file, in order."""
+    from rtdepth.stream.sources import VideoSource
+
+    with VideoSource(path) as source:
+        frames = []
+        while len(frames) < limit and (frame := source.read()) is not None:
+            frames.append(cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB))
+    return frames
+
+
+def _split_frames(folder: Path, count: int, read, size: tuple[int, int], n_calib: int, n_eval: int) -> CalibrationFrames:
+    """The first 70% (in sequence order) calibrate, frames spread over the rest judge."""
     if count < 4:
         raise RtdepthError(f"{folder}: calibration needs at least 4 images, found {count}")
     split = int(count * 0.7)
@@ -124,14 +150,19 @@ def build_int8(weights: str | Path | None, calib: str | Path, out_dir: Path | No
                 return None if rgb is None else {"image": rgb.transpose(2, 0, 1)[None].astype(np.float32) / 255}
 
         logging.getLogger().setLevel(logging.ERROR)  # the quantizer warns about 1-D batch-norm weights
-        pre = target.with_suffix(".pre.onnx")
-        quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)  # dynamic H/W defeat symbolic inference
-        tmp = target.with_suffix(".tmp.onnx")
-        quantize_static(str(pre), str(tmp), Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, per_channel=True, calibrate_method=CalibrationMethod.MinMax)  # fmt: skip
-        pre.unlink(missing_ok=True)
-        _mark_int8(tmp)
-        tmp.replace(target)
+        pre, tmp = target.with_suffix(".pre.onnx"), target.with_suffix(".tmp.onnx")
+        with output_lock(target, wait=True):
+            remove_stale_temporaries(target, (pre, tmp))  # what a killed build left
+            try:
+                quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)  # dynamic H/W defeat symbolic inference
+                quantize_static(str(pre), str(tmp), Reader(), quant_format=QuantFormat.QDQ,
+                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                                calibrate_method=CalibrationMethod.MinMax)  # fmt: skip
+                _mark_int8(tmp)
+                tmp.replace(target)
+            finally:
+                pre.unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
     report = measure_int8(fp32, target, frames.judge)
     if report.delta1_drop > max_drop:
         bad = target.with_suffix(".rejected.onnx")

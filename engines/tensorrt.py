@@ -127,7 +127,7 @@ def _build_serialized(onnx_path: Path, precision: str, profile: ShapeProfile, ti
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise RtdepthError("TensorRT failed to build the engine (see its log above)")
-    from rtdepth.checkpoint import atomic_write_bytes
+    from rtdepth.io import atomic_write_bytes
 
     atomic_write_bytes(timing_path, bytes(config.get_timing_cache().serialize()))
     return bytes(serialized)

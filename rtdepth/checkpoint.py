@@ -11,7 +11,6 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 
 from rtdepth.errors import RtdepthError
+from rtdepth.io import atomic_write_bytes
 from rtdepth.models import DepthNet, create_model
 
 FORMAT = "rtdepth-weights/1"
@@ -59,25 +59,6 @@ class WeightsInfo:
             training=d.get("training", {}),
             metrics=d.get("metrics", {}),
         )
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and rename, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def weights_bytes(model: DepthNet, info: WeightsInfo, half: bool = False) -> bytes:
@@ -138,6 +119,9 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     except Exception as exc:  # noqa: BLE001
         raise RtdepthError(f"{path}: cannot read tensors (truncated or corrupt file)") from exc
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    broken = next((k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+    if broken is not None:  # a diverged run's weights predict NaN everywhere: refuse them rather than print nan..nan
+        raise RtdepthError(f"{path}: tensor {broken} holds NaN or Inf (weights from a run that diverged?)")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-
 from rtdepth import __version__
 from rtdepth.errors import RtdepthError
+from rtdepth.errors import console as make_console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Real-time monocular depth.", pretty_exceptions_enable=False)
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 WeightsOpt = typer.Option(None, "--weights", "-w", help="Weights (.safetensors), .onnx or .engine; default: bundled weights.")
 BackendOpt = typer.Option("auto", "--backend", "-b", help="auto, torch, onnxruntime or tensorrt.")
@@ -26,7 +25,9 @@ NoBuildOpt = typer.Option(False, "--no-build", help="Never export or build an en
 ColormapOpt = typer.Option("turbo", "--colormap", help="turbo, inferno, magma, viridis, plasma, gray.")
 LayoutOpt = typer.Option("overlay", "--layout", help="overlay, side-by-side or depth.")
 AlphaOpt = typer.Option(0.6, "--alpha", help="Depth opacity for the overlay layout.")
-HudOpt = typer.Option(True, "--hud/--no-hud", help="Draw FPS, latency, backend and model.")
+HudOpt = typer.Option(False, "--hud/--no-hud", help="Burn FPS, latency, backend and model into the file.")
+LiveHudOpt = typer.Option(None, "--hud/--no-hud", help="Draw FPS, latency, backend and model (default: in a window only).")
+LegendOpt = typer.Option(False, "--legend", help="Add a colour bar in metres (what each colour means).")
 OnnxOutputOpt = typer.Option(
     None, "--onnx-output", help="What a third-party ONNX file outputs: metres, or inverse (relative inverse depth)."
 )
@@ -147,12 +148,13 @@ def image(
     layout: str = LayoutOpt,
     alpha: float = AlphaOpt,
     range_: Optional[tuple[float, float]] = RangeOpt,
+    legend: bool = LegendOpt,
     flip: bool = FlipOpt,
 ) -> None:
     """Depth for one image: a colour-mapped picture and, optionally, raw metric depth."""
     from .jobs import depth_for_image
 
-    viz = _viz(colormap, layout, alpha, range_)  # options checked before the model loads
+    viz = _viz(colormap, layout, alpha, range_, legend)  # options checked before the model loads
     opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, flip=flip)
     depth = depth_for_image(source, output, raw, viz, opener)
     console.print(f"wrote {output} ({depth.shape[1]}x{depth.shape[0]}, depth {depth.min():.2f}..{depth.max():.2f} m)")
@@ -169,8 +171,8 @@ def export(
     from engines.export import export_and_verify
 
     from .checkpoint import resolve_weights
+    from .io import check_output
     from .runtime import cache
-    from .stream.sinks import check_writable
 
     path = resolve_weights(weights)
     if not path.is_file():
@@ -178,16 +180,16 @@ def export(
     if output is None:
         output = cache.onnx_path(path, engines_dir)
         output.parent.mkdir(parents=True, exist_ok=True)
-    check_writable(output)
+    check_output(output, (".onnx",), (path,))
     diff = export_and_verify(path, output, verify)
     note = f", ONNX Runtime vs PyTorch max |diff| {diff:.2e} m" if diff is not None else ""
     console.print(f"wrote {output}{note}")
 
 
-def _viz(colormap: str, layout: str, alpha: float, range_: tuple[float, float] | None):
+def _viz(colormap: str, layout: str, alpha: float, range_: tuple[float, float] | None, legend: bool = False):
     from rtdepth.stream.visualize import Visualizer
 
-    return Visualizer(colormap, layout, alpha, range_)
+    return Visualizer(colormap, layout, alpha, range_, legend)
 
 
 @app.command()
@@ -207,6 +209,7 @@ def video(
     alpha: float = AlphaOpt,
     range_: Optional[tuple[float, float]] = RangeOpt,
     hud: bool = HudOpt,
+    legend: bool = LegendOpt,
     raw_dir: Optional[Path] = typer.Option(None, "--raw-dir", help="Also write per-frame raw depth here."),
     raw_format: str = typer.Option("png", "--raw-format", help="png (16-bit mm) or npy (float32 m)."),
     ply: Optional[Path] = typer.Option(None, "--ply", help="Also write point clouds (PLY) into this folder."),
@@ -220,7 +223,7 @@ def video(
     """Depth for every frame of a video, written as H.264 MP4 at the source fps."""
     from .stream.run import ExtraOutputs, run_video
 
-    viz = _viz(colormap, layout, alpha, range_)
+    viz = _viz(colormap, layout, alpha, range_, legend)
     extras = ExtraOutputs(raw_dir, raw_format, ply, ply_every, (fx, fy, cx, cy))
     opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip)
     run_video(source, output, opener,
@@ -245,7 +248,8 @@ def live(
     layout: str = LayoutOpt,
     alpha: float = AlphaOpt,
     range_: Optional[tuple[float, float]] = RangeOpt,
-    hud: bool = HudOpt,
+    hud: Optional[bool] = LiveHudOpt,
+    legend: bool = LegendOpt,
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
     flip: bool = StreamFlipOpt,
 ) -> None:
@@ -256,7 +260,7 @@ def live(
         raise RtdepthError(f"two sources given: {source} and --camera {camera}")
     if max_frames is not None and max_frames < 1:
         raise RtdepthError("--max-frames must be at least 1")
-    viz = _viz(colormap, layout, alpha, range_)
+    viz = _viz(colormap, layout, alpha, range_, legend)
     opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip)
     run_live(source or camera or "0", opener, viz, output, window, hud, max_frames, err_console)
 
@@ -291,6 +295,10 @@ def evaluate(
 
     if limit is not None and limit < 1:
         raise RtdepthError("--limit must be at least 1")
+    if output is not None:
+        from .io import check_output_dir
+
+        check_output_dir(output, (data,))  # never into the dataset it reads (its depth is the truth)
     dataset = open_dataset(data)  # a bad spec fails before the model loads
     estimator = _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output, flip=flip)
     opts = EvalOptions(subset, split, max_depth=max_depth, eigen_crop=eigen_crop, save_dir=output, limit=limit)
@@ -313,8 +321,8 @@ def evaluate(
 @app.command(name="build-engine")
 def build_engine_cmd(
     weights: Optional[Path] = WeightsOpt,
-    device: str = typer.Option("cuda", "--device", help="cuda (TensorRT) or cpu (ONNX Runtime int8)."),
-    precision: str = typer.Option("fp16", "--precision", "-p", help="fp16 or fp32 (TensorRT); int8 (CPU)."),
+    device: str = typer.Option("auto", "--device", help="auto (this machine), cuda (TensorRT) or cpu (int8)."),
+    precision: Optional[str] = typer.Option(None, "--precision", "-p", help="fp16 or fp32 (TensorRT; default fp16); int8 (CPU)."),
     min_size: str = typer.Option("320x240", "--min", help="Smallest frame size WxH the engine accepts."),
     opt_size: str = typer.Option("640x480", "--opt", help="Size TensorRT tunes for."),
     max_size: str = typer.Option("1280x720", "--max", help="Largest frame size."),
@@ -324,37 +332,15 @@ def build_engine_cmd(
     no_build: bool = typer.Option(False, "--no-build", help="Only reuse a matching cached engine; never build."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when a matching engine is cached."),
     verify: bool = typer.Option(False, "--verify", help="Compare the engine with PyTorch FP32 on real frames."),
-    calib: Optional[Path] = typer.Option(None, "--calib", help="Folder of real frames to calibrate int8 with."),
+    calib: Optional[Path] = typer.Option(
+        None, "--calib", help="Real frames to calibrate int8 with: a folder or a video (default: the bundled clip)."
+    ),
 ) -> None:
-    """Build the fastest engine for this machine: TensorRT FP16 on NVIDIA GPUs, ONNX Runtime int8 on CPUs."""
-    from .runtime.engine_header import ShapeProfile
-    from .sizes import parse_size as parse
+    """Build the fastest engine for this machine: TensorRT FP16 on NVIDIA GPUs, int8 on CPUs."""
+    from engines.build import build_for_machine
 
-    if device == "cpu":
-        if precision != "int8":
-            raise RtdepthError("on the CPU build-engine makes int8 models: use --precision int8 --calib DIR")
-        if calib is None:
-            raise RtdepthError("int8 needs calibration frames: --calib DIR (a folder of real images)")
-        if output is not None:
-            raise RtdepthError("int8 models live in the engine cache: use --engines-dir instead of --output")
-        from engines.quantize import build_int8
-
-        r = build_int8(weights, calib, engines_dir, force=force)
-        console.print(f"wrote {r.path}\nheld-out frames: {r.frames}, reference: {r.reference}")
-        for name, m in (("fp32", r.fp32), ("int8", r.int8)):
-            console.print(f"  {name}: delta1 {m['delta1']:.4f}  abs rel {m['abs_rel']:.4f}  rmse {m['rmse']:.4f}")
-        console.print(f"  delta1 drop {r.delta1_drop:+.4f} (limit 0.01)")
-        return
-    if device != "cuda":
-        raise RtdepthError("--device must be cuda or cpu")
-    from engines.tensorrt import build_engine, verify_engine
-
-    profile = ShapeProfile(parse(min_size, "--min"), parse(opt_size, "--opt"), parse(max_size, "--max"))
-    path = build_engine(weights, precision, profile, output, workspace, no_build, force, err_console.print, engines_dir)
-    console.print(f"engine: {path}")
-    if verify:
-        max_err, d1 = verify_engine(path, weights)
-        console.print(f"verify: max |engine - fp32| {max_err:.4f} m, delta1 vs fp32 {d1:.4f} (needs >= 0.99)")
+    build_for_machine(weights, device, precision, (min_size, opt_size, max_size), workspace, output, engines_dir,
+                      no_build, force, verify, calib, console.print, err_console.print)  # fmt: skip
 
 
 @app.command()
@@ -377,6 +363,10 @@ def bench(
 
     if iters < 1 or e2e_frames < 1:
         raise RtdepthError("--iters and --e2e-frames must be at least 1")
+    if clip is not None:  # checked now, not after a minute of timing
+        from .stream.sources import VideoSource
+
+        VideoSource(clip).close()
 
     from rich.table import Table
 
@@ -472,9 +462,12 @@ def serve(
     layout: str = LayoutOpt,
     alpha: float = AlphaOpt,
     range_: Optional[tuple[float, float]] = RangeOpt,
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (other than localhost: prints a warning)."),
+    legend: bool = LegendOpt,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (other than localhost: a token is required)."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
-    token: Optional[str] = typer.Option(None, "--token", help="Require this token on every request (?token=...)."),
+    token: Optional[str] = typer.Option(
+        None, "--token", help="Require this token on every request (?token=...); off localhost one is generated if not given."
+    ),
     max_upload_mb: int = typer.Option(50, "--max-upload-mb", help="Largest upload accepted."),
     max_video_seconds: float = typer.Option(60.0, "--max-video-seconds", help="Longest uploaded video accepted."),
     flip: bool = StreamFlipOpt,
@@ -484,7 +477,7 @@ def serve(
         raise RtdepthError("--port must be 1..65535")
     if max_upload_mb < 1 or max_video_seconds <= 0:
         raise RtdepthError("--max-upload-mb and --max-video-seconds must be positive")
-    viz = _viz(colormap, layout, alpha, range_)
+    viz = _viz(colormap, layout, alpha, range_, legend)
     from .serve.run import serve as run_server
 
     opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip)

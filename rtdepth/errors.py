@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -63,11 +64,20 @@ def run_app(app, args: Sequence[str] | None = None, prog_name: str | None = None
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _error_line(message: str) -> None:
+def console(stderr: bool = False):
+    """A rich console that never wraps a line it prints (paths stay whole when output is piped or logged)
+    and, when it is not a terminal, lays tables out as wide as they need instead of 80 columns."""
     from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not getattr(stream, "isatty", lambda: False)()
+    return Console(stderr=stderr, soft_wrap=True, width=200 if piped and "COLUMNS" not in os.environ else None)
+
+
+def _error_line(message: str) -> None:
     from rich.markup import escape
 
-    Console(stderr=True).print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, emoji=False)
+    console(stderr=True).print(f"[red]error:[/] {escape(message)}", highlight=False, emoji=False)
 
 
 def _show_usage_error(exc) -> None:

@@ -15,6 +15,8 @@ from rtdepth.data.splits import resolve_split, split_indices
 from rtdepth.errors import RtdepthError
 from rtdepth.estimator import DepthEstimator
 from rtdepth.metrics import MetricAccumulator, compute_metrics
+from rtdepth.stopping import stop_requests
+from rtdepth.stream.depth_io import write_image
 from rtdepth.stream.visualize import FixedRange, colorize
 
 
@@ -70,24 +72,29 @@ def evaluate_dataset(
     so a model near this floor learned little about the geometry.
     """
     dataset = open_dataset(data) if isinstance(data, str) else data
+    label = data if isinstance(data, str) else getattr(data, "name", "") or type(data).__name__
     opts = with_training_split(opts, estimator.info.training or {})
     indices = select(dataset, opts)
     if not indices:
-        raise RtdepthError(f"{data}: the {opts.subset} subset is empty")
+        raise RtdepthError(f"{label}: the {opts.subset} subset is empty")
     raw, scaled, floor = MetricAccumulator(), MetricAccumulator(), MetricAccumulator()
     if opts.save_dir is not None:
         opts.save_dir.mkdir(parents=True, exist_ok=True)
-    for i in track(indices, description="evaluating", disable=not progress, transient=True):
-        sample = dataset[i]
-        pred = estimator.predict(sample.rgb, color="rgb")
-        kw = {"max_depth": opts.max_depth, "eigen_crop": opts.eigen_crop}
-        raw.add(compute_metrics(pred, sample.depth, **kw), i)
-        scaled.add(compute_metrics(pred, sample.depth, median_scaling=True, **kw), i)
-        floor.add(compute_metrics(np.ones_like(sample.depth), sample.depth, median_scaling=True, **kw), i)
-        if opts.save_dir is not None:
-            cv2.imwrite(str(opts.save_dir / f"{i:06d}.png"), side_by_side(sample.rgb, pred, sample.depth))
+    with stop_requests() as requested:  # Ctrl-C / SIGTERM stop after the sample in hand (exit 130 / 143)
+        for i in track(indices, description="evaluating", disable=not progress, transient=True):
+            if requested:
+                break
+            sample = dataset[i]
+            pred = estimator.predict(sample.rgb, color="rgb")
+            kw = {"max_depth": opts.max_depth, "eigen_crop": opts.eigen_crop}
+            raw.add(compute_metrics(pred, sample.depth, **kw), i)
+            scaled.add(compute_metrics(pred, sample.depth, median_scaling=True, **kw), i)
+            floor.add(compute_metrics(np.ones_like(sample.depth), sample.depth, median_scaling=True, **kw), i)
+            if opts.save_dir is not None:
+                write_image(opts.save_dir / f"{i:06d}.png", side_by_side(sample.rgb, pred, sample.depth))
+        requested.raise_if_any()
     if not len(raw):
-        raise RtdepthError(f"{data}: no valid ground-truth pixels in the selected samples")
+        raise RtdepthError(f"{label}: no valid ground-truth pixels in the selected samples")
     result = {
         "samples": len(raw),
         "raw": raw.mean(),

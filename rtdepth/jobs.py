@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from rtdepth.errors import RtdepthError
+from rtdepth.io import IMAGE_SUFFIXES, RAW_SUFFIXES, check_output, read_image, refuse_same_outputs
 from rtdepth.stream.depth_io import save_depth, write_image
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """Decode any image OpenCV reads (8/16-bit, grey, alpha), unchanged; a clear error otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise RtdepthError(f"{path}: no such file")
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise RtdepthError(f"{path}: not an image OpenCV can decode")
-    return img
 
 
 def depth_for_image(source: Path, output: Path, raw: Path | None, viz, open_estimator) -> np.ndarray:
@@ -27,14 +16,15 @@ def depth_for_image(source: Path, output: Path, raw: Path | None, viz, open_esti
 
     Inputs and outputs are checked before ``open_estimator`` loads the model."""
     from rtdepth.runtime.preprocess import to_bgr8
-    from rtdepth.stream.sinks import IMAGE_SUFFIXES, check_output
 
     frame = read_image(source)
     check_output(output, IMAGE_SUFFIXES, (source,))
     if raw is not None:
-        check_output(raw, (".png", ".npy"), (source,))
-        if raw.resolve() == output.resolve():
-            raise RtdepthError(f"{raw}: --raw and --output name the same file")
+        check_output(raw, RAW_SUFFIXES, (source,))
+        try:
+            refuse_same_outputs((output, raw))
+        except RtdepthError as exc:
+            raise RtdepthError(f"{raw}: --raw and --output name the same file") from exc
     estimator = open_estimator()
     depth = estimator.predict(frame)
     write_image(output, viz.render(to_bgr8(frame), depth))

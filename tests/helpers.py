@@ -26,3 +26,27 @@ def tum_rgb(folder: Path, i: int) -> Path:
 def tum_depth(folder: Path, i: int) -> Path:
     """The depth PNG that pairs with ``tum_rgb(folder, i)``."""
     return folder / "depth" / f"{tum_rgb(folder, i).stem}.png"
+
+
+def run_cli(*args) -> tuple[int, str, str]:
+    """``rtdepth ARGS`` in this process (no interpreter and torch import per call): exit code, stdout, stderr.
+    For what needs a process of its own (signals, concurrent runs) the tests start one."""
+    import contextlib
+    import io
+
+    from rtdepth.cli import app
+    from rtdepth.errors import run_app
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            run_app(app, [str(a) for a in args], prog_name="rtdepth")
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return code, out.getvalue(), err.getvalue()
+
+
+def error_lines(stderr: str) -> list[str]:
+    """What a user reads: the lines that are not progress-bar redraws."""
+    return [line for line in stderr.splitlines() if line.strip() and "━" not in line and "samples/s" not in line]

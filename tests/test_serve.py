@@ -33,7 +33,7 @@ def service(real_clip, tiny_weights):
 
 def client_for(service, tiny_weights, **kw):
     app = create_app(service, lambda: DepthEstimator.from_weights(tiny_weights, "torch", "cpu"), **kw)
-    return starlette_testclient.TestClient(app)
+    return starlette_testclient.TestClient(app, base_url="http://127.0.0.1:8000")
 
 
 def jpeg_parts(body: bytes) -> list[np.ndarray]:
@@ -110,7 +110,7 @@ def test_an_uploaded_image_is_flip_averaged_while_the_stream_is_not(service, tin
     frame = cv2.imread(str(tum_rgb(tum_dir, 3)))
     streaming = DepthEstimator.from_weights(tiny_weights, "torch", "cpu", flip=False)  # as `serve` opens it
     app = create_app(service, lambda: streaming)
-    with starlette_testclient.TestClient(app) as client:
+    with starlette_testclient.TestClient(app, base_url="http://127.0.0.1:8000") as client:
         r = client.post("/api/depth/image", params={"output": "depth"}, content=cv2.imencode(".png", frame)[1].tobytes())
     got = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_UNCHANGED)
     assert not streaming.flip  # the shared model is not switched for the stream

@@ -67,6 +67,7 @@ def train(
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
     seed: Optional[int] = typer.Option(None, help="Seed of the split, the sampling order and augmentation (default 0)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its saved state."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier run in --out (default: refused)."),
 ) -> None:
     """Train a depth model; best/last weights land in the run folder."""
     from train.trainer import fit
@@ -94,7 +95,7 @@ def train(
     )
     if out is None and cfg.out == TrainConfig.out and model:  # an explicit --out is never replaced
         cfg.out = f"runs/{cfg.model}"
-    summary = fit(cfg, resume=resume)
+    summary = fit(cfg, resume=resume, overwrite=overwrite)
     typer.echo(json.dumps(summary))
 
 

@@ -65,7 +65,7 @@ class TrainConfig:
         return yaml.safe_dump(asdict(self), sort_keys=False)
 
     def save(self, path: str | Path) -> None:
-        from rtdepth.checkpoint import atomic_write_bytes
+        from rtdepth.io import atomic_write_bytes
 
         atomic_write_bytes(Path(path), self.to_yaml().encode())
 
@@ -77,7 +77,7 @@ class TrainConfig:
         path = Path(path)
         try:
             raw = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise RtdepthError(f"{path}: cannot read config ({exc.__class__.__name__})") from exc
         if not isinstance(raw, dict):
             raise RtdepthError(f"{path}: a config is a mapping of keys to values, not a {type(raw).__name__}")

@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
-from rtdepth.checkpoint import atomic_write_bytes
 from rtdepth.errors import RtdepthError
+from rtdepth.io import atomic_write_bytes
 
 
 def save_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, meta: dict[str, Any]) -> None:
@@ -38,6 +38,7 @@ def load_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.
         tensors = load_file(str(path))
     except Exception as exc:  # noqa: BLE001
         raise RtdepthError(f"{path}: not an rtdepth training state (corrupt or another file)") from exc
+    _check_header(path, header)
     model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
         model.load_state_dict(model_state, strict=True)
@@ -49,5 +50,27 @@ def load_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.
         if key.startswith("optim."):
             _, idx, name = key.split(".", 2)
             state.setdefault(int(idx), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": header["param_groups"]})
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": header["param_groups"]})
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RtdepthError(f"{path}: its optimizer state does not fit this model (another run's state?)") from exc
     return header["meta"]
+
+
+COUNTERS = ("epoch", "step", "step_in_epoch")
+
+
+def _check_header(path: Path, header: object) -> None:
+    """The header a state needs, checked before anything is restored: one line instead of a traceback."""
+    bad = RtdepthError(f"{path}: damaged training state header; start again without --resume, or use another -o")
+    if not isinstance(header, dict) or not isinstance(header.get("meta"), dict):
+        raise bad
+    meta, groups = header["meta"], header.get("param_groups")
+    if not all(isinstance(meta.get(k), int) and not isinstance(meta.get(k), bool) and meta[k] >= 0 for k in COUNTERS):
+        raise bad
+    if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) and isinstance(g.get("params"), list)
+                                                              for g in groups):  # fmt: skip
+        raise bad
+    meta.setdefault("best", float("-inf"))
+    meta.setdefault("best_epoch", -1)
+    meta.setdefault("history", [])

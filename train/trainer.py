@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -95,6 +96,19 @@ def build_datasets(cfg: TrainConfig) -> tuple[DepthTrainingSet, DepthTrainingSet
     train = DepthTrainingSet(joined, train_idx, cfg.size, aug, cfg.seed, cfg.cache)
     val = DepthTrainingSet(joined, val_idx or train_idx[-1:], cfg.size, None, cfg.seed, cfg.cache)
     return train, val
+
+
+def require_valid_depth(dataset: DepthTrainingSet, label: str, probes: int = 12) -> None:
+    """Refuse, before any step, training data whose depth has no valid pixel in frames spread over it."""
+    from rtdepth.data.splits import spread_evenly
+
+    base, indices = dataset.base, dataset.indices
+    for i in spread_evenly(list(indices), probes):
+        depth = base[i].depth
+        if depth is not None and bool(np.any((depth > 0) & np.isfinite(depth))):
+            return
+    raise RtdepthError(f"{label}: no valid depth in {min(probes, len(indices))} frames spread over it "
+                       "(all zero or missing); nothing to train on")  # fmt: skip
 
 
 def build_model(cfg: TrainConfig) -> DepthNet:
@@ -304,11 +318,13 @@ def save_state(run: Run) -> None:
 
 
 def save_checkpoints(run: Run, record: dict[str, Any], summary: dict[str, Any]) -> bool:
-    """Best (by validation delta1) and last weights, and a log line; returns whether this epoch is the best."""
+    """Best (by validation delta1) and last weights, and a log line; returns whether this epoch is the best.
+    A validation that yields no delta1 (no valid depth) still saves the last weights; it is never the best."""
     meta = run.meta
-    improved = record["delta1"] > meta["best"]
+    score = record.get("delta1")
+    improved = isinstance(score, float) and math.isfinite(score) and score > meta["best"]
     if improved:
-        meta["best"], meta["best_epoch"] = record["delta1"], record["epoch"]
+        meta["best"], meta["best_epoch"] = score, record["epoch"]
         summary = summary | {"best_epoch": record["epoch"]}
     paths = [run.out / "last.safetensors"] + ([run.out / "best.safetensors"] if improved else [])
     if run.cfg.keep_epochs:  # candidates for a selection rule that looks beyond the validation split
@@ -343,16 +359,31 @@ def start_run(cfg: TrainConfig, resume: bool, dist: Dist, steps_per_epoch: int) 
     return Run(cfg, dist, model, net, optimizer, scaler, loss_fn, meta, out, total, use_amp, amp_dtype)
 
 
-def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
+    """A run folder is a folder; an earlier run in it is continued (``--resume``) or replaced only when asked."""
+    if out.exists() and not out.is_dir():
+        raise RtdepthError(f"{out}: is a file; -o names a run folder")
+    if resume or overwrite:
+        return
+    earlier = [n for n in ("state.safetensors", "last.safetensors", "best.safetensors") if (out / n).exists()]
+    if earlier:
+        raise RtdepthError(f"{out}: holds an earlier run ({', '.join(earlier)}); use --resume to continue it, "
+                           "--overwrite to replace it, or another -o")  # fmt: skip
+
+
+def fit(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
     """Train, validate each epoch, keep best and last weights in ``cfg.out``; returns the summary.
 
     Ctrl-C or SIGTERM at any point saves what exists and raises ``Interrupted``; ``resume`` continues
-    from the last save (an epoch end, a periodic save, or the interrupt)."""
+    from the last save (an epoch end, a periodic save, or the interrupt). An earlier run in ``cfg.out`` is
+    replaced only with ``overwrite``."""
     cfg.check()
+    check_run_folder(Path(cfg.out), resume, overwrite)
     with _graceful_stop() as stop:
         dist = setup_distributed(cfg.device)
         torch.manual_seed(cfg.seed)
         train_set, val_set = build_datasets(cfg)
+        require_valid_depth(train_set, ", ".join(map(str, [*cfg.data, *cfg.train_only])))
         init = _describe_init(cfg.init)  # hashed once, as loaded
         sampler = EpochSampler(len(train_set), cfg.seed, dist.rank, dist.world)
         drop_last = sampler.per_rank >= 2 * cfg.batch_size

@@ -94,11 +94,22 @@ def folder_dataset(root: str | Path, depth_scale: float = 1000.0) -> PairListDat
 
 
 def _tum_list(path: Path) -> list[tuple[float, str]]:
+    """``timestamp filename`` lines; a malformed line is one clear error naming the file and line."""
     rows = []
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            stamp, name = line.split()[:2]
-            rows.append((float(stamp), name))
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RtdepthError(f"{path}: cannot read ({exc.__class__.__name__})") from exc
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split()
+        try:
+            if len(parts) < 2:
+                raise ValueError
+            rows.append((float(parts[0]), parts[1]))
+        except ValueError:
+            raise RtdepthError(f"{path}:{number}: expected 'timestamp filename', got {line[:60]!r}") from None
     return rows
 
 
@@ -159,19 +170,35 @@ class DenseDepthCSVDataset:
 
     def __init__(self, source: str | Path, csv_name: str = "data/nyu2_test.csv") -> None:
         self.source = Path(source)
-        self._zip = zipfile.ZipFile(self.source) if self.source.suffix == ".zip" else None
+        try:
+            self._zip = zipfile.ZipFile(self.source) if self.source.suffix == ".zip" else None
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise RtdepthError(f"{source}: not a readable zip archive") from exc
+        if not self._exists(csv_name):
+            raise RtdepthError(f"{source}: no {csv_name} inside")
         try:
             text = self._read(csv_name).decode()
-        except (KeyError, FileNotFoundError) as exc:
-            raise RtdepthError(f"{source}: no {csv_name} inside") from exc
+        except (UnicodeDecodeError, OSError, zipfile.BadZipFile) as exc:
+            raise RtdepthError(f"{source}: cannot read {csv_name} ({exc.__class__.__name__})") from exc
         self.rows = [(r[0], r[1]) for r in csv.reader(io.StringIO(text)) if len(r) >= 2]
         if not self.rows:
             raise RtdepthError(f"{source}: {csv_name} lists no pairs")
+        missing = next((name for row in self.rows[:1] + self.rows[-1:] for name in row if not self._exists(name)), None)
+        if missing is not None:  # the first and last rows are checked now; any other at its read
+            raise RtdepthError(f"{source}: {csv_name} lists {missing}, which is not there")
 
     def _read(self, name: str) -> bytes:
+        try:
+            if self._zip is not None:
+                return self._zip.read(name)
+            return (self.source / name).read_bytes()
+        except (KeyError, FileNotFoundError) as exc:
+            raise RtdepthError(f"{self.source}: {name} is listed but not there") from exc
+
+    def _exists(self, name: str) -> bool:
         if self._zip is not None:
-            return self._zip.read(name)
-        return (self.source / name).read_bytes()
+            return name in self._zip.NameToInfo
+        return (self.source / name).is_file()
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -14,17 +14,22 @@ import os
 import sys
 from pathlib import Path
 
-from rtdepth.checkpoint import atomic_write_bytes, file_sha256, read_info
+from rtdepth.checkpoint import file_sha256, read_info
+from rtdepth.errors import RtdepthError
+from rtdepth.io import atomic_write_bytes
 
 INDEX = "index.json"
 
 
 def engines_dir(folder: str | Path | None = None) -> Path:
-    """The cache folder: ``folder`` if given, else ``$RTDEPTH_ENGINES``, else the per-user cache."""
-    if folder:
-        return Path(folder)
-    if os.environ.get("RTDEPTH_ENGINES"):
-        return Path(os.environ["RTDEPTH_ENGINES"])
+    """The cache folder: ``folder`` if given, else ``$RTDEPTH_ENGINES``, else the per-user cache; a path that
+    exists but is not a folder is one clear error."""
+    chosen = Path(folder) if folder else Path(os.environ["RTDEPTH_ENGINES"]) if os.environ.get("RTDEPTH_ENGINES") else None
+    if chosen is not None:
+        if chosen.exists() and not chosen.is_dir():
+            how = "--engines-dir" if folder else "RTDEPTH_ENGINES"
+            raise RtdepthError(f"{chosen}: {how} names a file; it must be a folder for the engine cache")
+        return chosen
     if sys.platform == "win32":
         base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "rtdepth" / "Cache"
     elif sys.platform == "darwin":
@@ -66,10 +71,12 @@ def register(path: Path, folder: str | Path | None = None) -> None:
 
 
 def _index(index_path: Path) -> set[str]:
+    """The paths the index records; a damaged index counts as empty (it only adds to what a glob finds)."""
     try:
-        return set(json.loads(index_path.read_text()))
-    except (OSError, ValueError, TypeError):
+        entries = json.loads(index_path.read_text())
+    except (OSError, ValueError):
         return set()
+    return {e for e in entries if isinstance(e, str)} if isinstance(entries, list) else set()
 
 
 def candidates(weights: Path, suffix: str, folder: str | Path | None = None) -> list[Path]:

@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from rtdepth import __version__
-from rtdepth.checkpoint import atomic_write_bytes
 from rtdepth.errors import RtdepthError
+from rtdepth.io import atomic_write_bytes
 
 MAGIC = b"RTDEPTH-ENGINE1\n"
 

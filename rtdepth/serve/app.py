@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -23,19 +21,24 @@ from starlette.routing import Route
 from rtdepth.errors import RtdepthError
 from rtdepth.estimator import DepthEstimator
 
-from .live import LiveService
-from .uploads import Limits, VideoJobs, depth_png16, image_depth, png
+from .guard import LOCAL_NAMES, RequestGuard
+from .live import LiveService, parse_controls
+from .uploads import Limits, UploadError, VideoJobs, depth_png16, image_depth, png
 
 PAGE = Path(__file__).with_name("page.html")
 BOUNDARY = "rtdepthframe"
+MAX_CONTROLS_BYTES = 4096
+SNAPSHOTS = ("colour", "depth")
 
 
 def create_app(service: LiveService, open_estimator: Callable[[], DepthEstimator], token: str | None = None,
-               limits: Limits | None = None) -> Starlette:  # fmt: skip
+               limits: Limits | None = None, hosts: tuple[str, ...] = LOCAL_NAMES) -> Starlette:  # fmt: skip
     """The app; ``open_estimator`` makes a second estimator for uploads (the live one stays on its thread):
-    videos keep its streaming setting, still images are flip-averaged."""
+    videos keep its streaming setting, still images are flip-averaged. ``hosts`` are the names the
+    ``Host`` header may carry (DNS rebinding); an empty tuple accepts any (a token then guards)."""
     limits = limits or Limits()
     state: dict = {}
+    uploads = asyncio.Semaphore(limits.concurrent_uploads)
 
     def upload_estimator() -> DepthEstimator:
         if "estimator" not in state:
@@ -82,22 +85,21 @@ def create_app(service: LiveService, open_estimator: Callable[[], DepthEstimator
                              "error": service.error, "model": e.describe(), "controls": service.controls()})  # fmt: skip
 
     async def controls(request: Request) -> Response:
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            return error(415, "controls are sent as application/json")
         try:
-            body = json.loads(await request.body() or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError
-        except ValueError:
-            return error(400, "controls are a JSON object")
-        rng = body.get("range", "keep")
+            raw = await _read_body(request, MAX_CONTROLS_BYTES)
+        except _TooLarge:
+            return error(413, f"controls larger than {MAX_CONTROLS_BYTES} bytes")
         try:
-            if rng not in ("keep", None):
-                rng = (float(rng[0]), float(rng[1]))
-            alpha = None if body.get("alpha") is None else float(body["alpha"])
-            return JSONResponse(service.set_controls(body.get("colormap"), body.get("layout"), alpha, rng))
-        except (RtdepthError, TypeError, ValueError, IndexError) as exc:
+            changes = parse_controls(raw)
+            return JSONResponse(service.set_controls(**changes))  # all checked before anything is applied
+        except RtdepthError as exc:
             return error(400, str(exc) or "bad control value")
 
     async def snapshot(request: Request) -> Response:
+        if request.path_params["kind"] not in SNAPSHOTS:
+            return error(404, "snapshots are colour.png and depth.png")
         item = service.latest()
         if item is None:
             return error(503, "no frame yet")
@@ -107,44 +109,42 @@ def create_app(service: LiveService, open_estimator: Callable[[], DepthEstimator
         return Response(data, media_type="image/png", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     async def read_upload(request: Request) -> tuple[bytes, str]:
-        size = _int(request.headers.get("content-length"))
-        if size is not None and size > limits.max_bytes:
-            raise _TooLarge
-        data = bytearray()
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > limits.max_bytes:
-                raise _TooLarge
+        """The uploaded file: the raw body (Content-Type names it) or the first file of a multipart form."""
+        content_type = request.headers.get("content-type", "")
+        if content_type.split(";")[0].strip().lower() == "multipart/form-data":
+            return await _multipart_file(request, limits.max_bytes)
+        data = await _read_body(request, limits.max_bytes)
         if not data:
-            raise RtdepthError("empty upload")
-        return bytes(data), request.headers.get("content-type", "")
+            raise UploadError("empty upload")
+        return data, content_type
+
+    async def handle_upload(request: Request, work) -> Response:
+        if uploads.locked():
+            return error(429, "too many uploads at once; try again shortly")
+        async with uploads:
+            try:
+                return await work(*await read_upload(request))
+            except _TooLarge:
+                return error(413, f"upload larger than {limits.max_bytes // 2**20} MB")
+            except UploadError as exc:
+                return error(exc.status, str(exc))
+            except RtdepthError as exc:
+                return error(400, str(exc))
 
     async def upload_image(request: Request) -> Response:
-        try:
-            data, _ = await read_upload(request)
-            with service.lock:
-                viz = replace(service.viz)
-            still = still_estimator()
-            colour, depth = await asyncio.to_thread(image_depth, data, still, viz, limits)
-        except _TooLarge:
-            return error(413, f"upload larger than {limits.max_bytes // 2**20} MB")
-        except RtdepthError as exc:
-            return error(415 if "decode" in str(exc) else 400, str(exc))
-        which = request.query_params.get("output", "colour")
-        return Response(depth if which == "depth" else colour, media_type="image/png")
+        async def work(data: bytes, _: str) -> Response:
+            colour, depth = await asyncio.to_thread(image_depth, data, still_estimator(), service.visualizer(), limits)
+            which = request.query_params.get("output", "colour")
+            return Response(depth if which == "depth" else colour, media_type="image/png")
+
+        return await handle_upload(request, work)
 
     async def upload_video(request: Request) -> Response:
-        try:
-            data, content_type = await read_upload(request)
-            with service.lock:
-                viz = replace(service.viz)
-            job = await asyncio.to_thread(jobs().submit, data, content_type, viz)
-        except _TooLarge:
-            return error(413, f"upload larger than {limits.max_bytes // 2**20} MB")
-        except RtdepthError as exc:
-            status = 409 if "already" in str(exc) else 415 if "decoded" in str(exc) else 400
-            return error(status, str(exc))
-        return JSONResponse(job.as_dict(), status_code=202)
+        async def work(data: bytes, content_type: str) -> Response:
+            job = await asyncio.to_thread(jobs().submit, data, content_type, service.visualizer())
+            return JSONResponse(job.as_dict(), status_code=202)
+
+        return await handle_upload(request, work)
 
     async def job_status(request: Request) -> Response:
         job = jobs().get(request.path_params["job"])
@@ -179,12 +179,48 @@ def create_app(service: LiveService, open_estimator: Callable[[], DepthEstimator
     app = Starlette(routes=routes, lifespan=lifespan)
     if token:
         app.add_middleware(_TokenGate, token=token)
+    app.add_middleware(RequestGuard, hosts=hosts)  # outermost: a foreign Host or Origin never reaches a route
     app.state.uploads = lambda: state.get("jobs")
     return app
 
 
 class _TooLarge(Exception):
     pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused past ``limit`` bytes as it arrives (a claimed length is checked first)."""
+    size = _int(request.headers.get("content-length"))
+    if size is not None and size > limit:
+        raise _TooLarge
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise _TooLarge
+    return bytes(data)
+
+
+async def _multipart_file(request: Request, limit: int) -> tuple[bytes, str]:
+    """``curl -F file=@x.jpg``: the first file field of a multipart form, with its own content type."""
+    size = _int(request.headers.get("content-length"))
+    if size is not None and size > limit + 64 * 1024:
+        raise _TooLarge
+    try:
+        form = await request.form(max_files=1, max_fields=8, max_part_size=limit)
+    except Exception as exc:  # noqa: BLE001 - python-multipart raises several types for bad forms
+        raise UploadError(f"not a readable multipart form ({str(exc)[:80]})") from exc
+    for value in form.values():
+        if hasattr(value, "read"):
+            data = await value.read()
+            await form.close()
+            if len(data) > limit:
+                raise _TooLarge
+            if not data:
+                raise UploadError("empty upload")
+            return data, value.content_type or ""
+    await form.close()
+    raise UploadError("the form has no file field (send one as file=@NAME)")
 
 
 def _int(text: str | None) -> int | None:

@@ -19,7 +19,7 @@ from rtdepth.estimator import DepthEstimator
 from rtdepth.stream.pipeline import Sinks, run_stream
 from rtdepth.stream.sources import PacedFileSource, Source, open_source
 from rtdepth.stream.timing import RateMeter
-from rtdepth.stream.visualize import COLORMAPS, LAYOUTS, Visualizer, make_normalizer
+from rtdepth.stream.visualize import COLORMAPS, LAYOUTS, Visualizer
 
 
 @dataclass
@@ -105,21 +105,22 @@ class LiveService:
 
     def set_controls(self, colormap: str | None = None, layout: str | None = None, alpha: float | None = None,
                      range_: tuple[float, float] | None | str = "keep") -> dict:  # fmt: skip
-        """Change what the next frame looks like; values are checked like the CLI's."""
-        if colormap is not None and colormap not in COLORMAPS:
-            raise RtdepthError(f"unknown colormap {colormap!r}; use one of {', '.join(COLORMAPS)}")
-        if layout is not None and layout not in LAYOUTS:
-            raise RtdepthError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
-        if alpha is not None and not 0.0 <= alpha <= 1.0:
-            raise RtdepthError("alpha must be within 0..1")
-        normalizer = make_normalizer(range_) if range_ != "keep" else None  # checks near < far
+        """Change what the next frame looks like: a new Visualizer is checked whole, then swapped in, so an
+        invalid value changes nothing; the adaptive range keeps its state unless the range changes."""
         with self.lock:
-            self.viz.colormap = colormap or self.viz.colormap
-            self.viz.layout = layout or self.viz.layout
-            self.viz.alpha = self.viz.alpha if alpha is None else alpha
-            if normalizer is not None:
-                self.viz.range_, self.viz.normalizer = range_, normalizer
+            old = self.viz
+            new = Visualizer(colormap or old.colormap, layout or old.layout, old.alpha if alpha is None else alpha,
+                             old.range_ if range_ == "keep" else range_, old.legend)  # fmt: skip  # raises on a bad value
+            if range_ == "keep":
+                new.normalizer = old.normalizer
+            self.viz = new
         return self.controls()
+
+    def visualizer(self) -> Visualizer:
+        """A copy of the current settings with a fresh normaliser (for uploads, which are not the stream)."""
+        with self.lock:
+            v = self.viz
+            return Visualizer(v.colormap, v.layout, v.alpha, v.range_, v.legend)
 
     def controls(self) -> dict:
         v = self.viz
@@ -134,7 +135,7 @@ class LiveService:
 
 
 class _LockedViz:
-    """The service's Visualizer, rendered under its lock."""
+    """The service's current Visualizer, rendered under its lock (controls swap it whole between frames)."""
 
     def __init__(self, service: LiveService) -> None:
         self._service = service
@@ -143,5 +144,41 @@ class _LockedViz:
         with self._service.lock:
             return self._service.viz.render(frame_bgr, depth)
 
-    def __getattr__(self, name: str):
-        return getattr(self._service.viz, name)
+
+CONTROL_KEYS = ("colormap", "layout", "alpha", "range")
+
+
+def parse_controls(raw: bytes) -> dict:
+    """A controls body -> keyword arguments of ``set_controls``, every value checked; one plain reason
+    otherwise (which never echoes the body)."""
+    import json
+    import math
+
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, RecursionError) as exc:
+        raise RtdepthError("controls are a JSON object") from exc
+    if not isinstance(body, dict):
+        raise RtdepthError("controls are a JSON object")
+    unknown = [k for k in body if k not in CONTROL_KEYS]
+    if unknown:
+        raise RtdepthError(f"unknown control; use {', '.join(CONTROL_KEYS)}")
+    out: dict = {}
+    for key in ("colormap", "layout"):
+        value = body.get(key)
+        if value is not None and (not isinstance(value, str) or value not in (COLORMAPS if key == "colormap" else LAYOUTS)):
+            raise RtdepthError(f"unknown {key}; use one of {', '.join(COLORMAPS if key == 'colormap' else LAYOUTS)}")
+        out[key] = value
+    alpha = body.get("alpha")
+    if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1):
+        raise RtdepthError("alpha must be a number within 0..1")
+    out["alpha"] = None if alpha is None else float(alpha)
+    rng = body.get("range", "keep")
+    if rng not in ("keep", None):
+        numbers = isinstance(rng, list) and len(rng) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in rng)  # fmt: skip
+        if not numbers or not 0 <= rng[0] < rng[1]:
+            raise RtdepthError("range is null or [near, far] in metres with 0 <= near < far, both finite")
+        rng = (float(rng[0]), float(rng[1]))
+    out["range_"] = rng
+    return out

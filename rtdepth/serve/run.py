@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 import signal
 import threading
 from collections.abc import Callable
 
 from rich.console import Console
 
+from rtdepth.errors import RtdepthError
 from rtdepth.estimator import DepthEstimator
 from rtdepth.stream.visualize import Visualizer
+
+from .guard import TOKEN_PATTERN, allowed_hosts
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -26,11 +30,14 @@ def serve(source: str, open_estimator: Callable[[], DepthEstimator], viz: Visual
     from .uploads import Limits
 
     console = console or Console(stderr=True)
-    if host not in LOCAL_HOSTS:
-        console.print(f"[yellow]warning: listening on {host}: anyone who can reach this machine can watch"
-                      f"{'' if token else ' (set --token to require one)'}[/]")  # fmt: skip
+    if token is not None and not TOKEN_PATTERN.fullmatch(token):
+        raise RtdepthError("--token may use letters, digits and . _ ~ - only (1-256 characters)")
+    if host not in LOCAL_HOSTS and token is None:
+        token = secrets.token_urlsafe(18)  # as notebook servers do: off localhost, never without a token
+        console.print(f"listening on {host}: a token was generated; open the URL below (it carries the token)")
     service = LiveService(source, open_estimator(), viz)  # a bad source or weights fail here, before listening
-    app = create_app(service, open_estimator, token, Limits(max_upload_mb * 2**20, max_video_seconds))
+    limits = Limits(max_upload_mb * 2**20, max_video_seconds)
+    app = create_app(service, open_estimator, token, limits, hosts=allowed_hosts(host))
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
     service.start()
     shown = f"http://{'[' + host + ']' if ':' in host else host}:{port}/" + (f"?token={token}" if token else "")

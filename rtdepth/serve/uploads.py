@@ -18,6 +18,7 @@ import numpy as np
 
 from rtdepth.errors import RtdepthError
 from rtdepth.estimator import DepthEstimator
+from rtdepth.io import MAX_IMAGE_PIXELS, decode_image
 from rtdepth.runtime.preprocess import to_bgr8
 from rtdepth.stream.depth_io import depth_to_mm16
 from rtdepth.stream.pipeline import Sinks, run_stream
@@ -31,9 +32,26 @@ VIDEO_TYPES = {"video/mp4": ".mp4", "video/quicktime": ".mov", "video/x-matroska
 
 @dataclass
 class Limits:
+    """What one upload may be, and how many run at once (past that: 429)."""
+
     max_bytes: int = 50 * 2**20
     max_seconds: float = 60.0
-    max_pixels: int = 8192 * 8192
+    max_pixels: int = MAX_IMAGE_PIXELS
+    concurrent_uploads: int = 2
+
+
+class UploadError(RtdepthError):
+    """An upload refused, with the HTTP status that says why (the error class carries it, not its words)."""
+
+    status = 400
+
+
+class NotDecodable(UploadError):
+    status = 415
+
+
+class Busy(UploadError):
+    status = 409
 
 
 def png(image: np.ndarray) -> bytes:
@@ -50,11 +68,10 @@ def depth_png16(depth: np.ndarray) -> bytes:
 
 def image_depth(data: bytes, estimator: DepthEstimator, viz: Visualizer, limits: Limits) -> tuple[bytes, bytes]:
     """Colour PNG and 16-bit depth PNG for an uploaded image."""
-    frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if frame is None:
-        raise RtdepthError("not an image OpenCV can decode")
-    if frame.shape[0] * frame.shape[1] > limits.max_pixels:
-        raise RtdepthError(f"image too large ({frame.shape[1]}x{frame.shape[0]})")
+    try:
+        frame = decode_image(data, limits.max_pixels)  # the size is read from the header before decoding
+    except RtdepthError as exc:
+        raise (NotDecodable if "decode" in str(exc) else UploadError)(str(exc)) from exc
     depth = estimator.predict(frame)
     return png(viz.render(to_bgr8(frame), depth)), depth_png16(depth)
 
@@ -81,6 +98,7 @@ class VideoJobs:
         self.folder = Path(tempfile.mkdtemp(prefix="rtdepth-serve-"))
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._stop = threading.Event()
 
     def submit(self, data: bytes, content_type: str, viz: Visualizer) -> Job:
         """Check the upload (decodable, short enough) now; encode its depth video on a thread."""
@@ -92,18 +110,19 @@ class VideoJobs:
             source = VideoSource(upload)
         except RtdepthError as exc:
             upload.unlink(missing_ok=True)
-            raise RtdepthError("not a video that can be decoded") from exc
-        if source.frame_count and source.frame_count / source.fps > self.limits.max_seconds:
+            raise NotDecodable("not a video that can be decoded") from exc
+        seconds = source.duration or (source.frame_count / source.fps if source.exact_frames else None)
+        if seconds and seconds > self.limits.max_seconds + 0.5 / source.fps:
             source.close()
             upload.unlink(missing_ok=True)
-            raise RtdepthError(f"video longer than {self.limits.max_seconds:g} s")
+            raise UploadError(f"video longer than {self.limits.max_seconds:g} s")
         job = Job(job_id, source.frame_count)
         job.thread = threading.Thread(target=self._run, args=(job, source, upload, viz), daemon=True)
         with self._lock:
             if any(j.state == "running" for j in self.jobs.values()):
                 source.close()
                 upload.unlink(missing_ok=True)
-                raise RtdepthError("a video is already being processed; try again when it is done")
+                raise Busy("a video is already being processed; try again when it is done")
             self.jobs[job_id] = job
         job.thread.start()
         return job
@@ -114,8 +133,10 @@ class VideoJobs:
             with source:
                 limit = int(self.limits.max_seconds * source.fps) + 1  # streams without a frame count
                 stats = run_stream(source, self.estimator, viz, Sinks(video=VideoSink(out, source.fps, notice=lambda m: None)),
-                                   hud=False, max_frames=limit,
+                                   hud=False, max_frames=limit, stop=self._stop,
                                    on_frame=lambda s, fps: setattr(job, "done", s.frames))  # fmt: skip
+            if self._stop.is_set():
+                raise RtdepthError("stopped with the server")
             job.done = stats.frames
             if stats.error or not out.is_file():
                 raise RtdepthError(stats.error or "no frames decoded")
@@ -129,8 +150,10 @@ class VideoJobs:
         return self.jobs.get(job_id)
 
     def close(self) -> None:
-        """Wait briefly for a running job, then remove every upload and result."""
+        """Stop a running job after its frame in hand and wait for it (a thread still inside the encoder or
+        the model when the interpreter exits aborts the process), then remove every upload and result."""
+        self._stop.set()
         for job in list(self.jobs.values()):
-            if job.thread is not None and job.thread.is_alive():
-                job.thread.join(timeout=10)
+            if job.thread is not None:
+                job.thread.join()
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtdepth.checkpoint import atomic_write_bytes
 from rtdepth.errors import RtdepthError
+from rtdepth.io import atomic_write_bytes
 
 
 def save_depth(path: str | Path, depth: np.ndarray) -> Path:

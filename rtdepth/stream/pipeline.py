@@ -13,8 +13,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +21,7 @@ import numpy as np
 from rtdepth.errors import Terminated
 from rtdepth.estimator import DepthEstimator
 from rtdepth.runtime.preprocess import to_bgr8
+from rtdepth.stopping import stop_requests
 from rtdepth.stream.sinks import PointCloudSink, RawDepthSink, VideoSink, WindowSink
 from rtdepth.stream.sources import Frame, Source
 from rtdepth.stream.timing import RateMeter, StageTimer
@@ -87,13 +87,13 @@ class _Writer(threading.Thread):
                     image = self.finish(frame, depth, fps)
                     if self.live:  # glass to glass: captured -> ready to show (headless)
                         self.timer.add("latency", time.perf_counter() - frame.captured)
-                with self.timer.time("write"):
-                    if self.sinks.video is not None:
-                        self.sinks.video.write(image)
+                with self.timer.time("write"):  # side outputs first: if one fails, this frame is not in the video
                     if self.sinks.raw is not None:
                         self.sinks.raw.write(frame.index, depth)
                     if self.sinks.ply is not None:
                         self.sinks.ply.write(frame.index, depth, frame.image)
+                    if self.sinks.video is not None:
+                        self.sinks.video.write(image)
                 self.written += 1
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 self.error = exc
@@ -132,9 +132,12 @@ def run_stream(
     hud: bool = True,
     max_frames: int | None = None,
     on_frame: Callable[[RunStats, float], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> RunStats:
-    """Process frames until the source ends, a key quits, ``max_frames``, or Ctrl-C."""
+    """Process frames until the source ends, a key quits, ``max_frames``, Ctrl-C, or ``stop`` is set (by
+    another thread: the server stopping a job)."""
     timer, meter, stats = StageTimer(), RateMeter(), RunStats()
+    asked = stop or threading.Event()
     stop = threading.Event()
     frames_in = None if source.live else _prefetch(source, timer, stop)
     label = estimator.describe()
@@ -152,9 +155,9 @@ def run_stream(
     writer = _Writer(sinks, timer, finish, source.live and deferred)
     writer.start()
     started = time.perf_counter()
-    with _signals_stop_the_loop() as requested:
+    with stop_requests() as requested:
         try:
-            while (max_frames is None or stats.frames < max_frames) and not requested:
+            while (max_frames is None or stats.frames < max_frames) and not requested and not asked.is_set():
                 frame = _next_frame(source, frames_in, timer, requested)
                 if frame is None:
                     break
@@ -211,28 +214,3 @@ def _next_frame(source: Source, frames_in: queue.Queue | None, timer: StageTimer
             continue
         return None if item is _END else item
     return None
-
-
-@contextmanager
-def _signals_stop_the_loop() -> Iterator[list[int]]:
-    """Ctrl-C and SIGTERM ask the loop to stop after the frame in hand (the list gets the signal) instead of
-    raising wherever the main thread is: a KeyboardInterrupt between a lock's acquire and its ``with``
-    block leaves the lock held, and the clean-up that needs it (the writer's queue) then waits forever.
-    A second signal raises as before. Off the main thread (the server's workers) nothing changes."""
-    requested: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield requested
-        return
-
-    def handler(signum: int, _frame: object) -> None:
-        if requested:
-            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
-        requested.append(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield requested
-    finally:
-        for sig, old in previous.items():
-            if old is not None:  # None: a handler installed outside Python, which cannot be put back from here
-                signal.signal(sig, old)

@@ -5,6 +5,8 @@ one line before the model loads."""
 
 from __future__ import annotations
 
+import contextlib
+import math
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,8 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rtdepth.errors import SIGNAL_EXIT, RtdepthError
 from rtdepth.estimator import DepthEstimator
+from rtdepth.io import VIDEO_SUFFIXES, check_output, check_output_dir, output_lock, refuse_same_outputs
 from rtdepth.stream.pipeline import RunStats, Sinks, run_stream
-from rtdepth.stream.sinks import VIDEO_SUFFIXES, PointCloudSink, RawDepthSink, VideoSink, WindowSink, check_output
+from rtdepth.stream.sinks import PointCloudSink, RawDepthSink, VideoSink, WindowSink, display_available
 from rtdepth.stream.sources import open_source
 from rtdepth.stream.visualize import Visualizer
 
@@ -30,6 +33,19 @@ class ExtraOutputs:
     ply_dir: Path | None = None
     ply_every: int = 1
     intrinsics: tuple[float | None, float | None, float | None, float | None] = (None, None, None, None)
+
+    def check(self, inputs: tuple[str | Path | None, ...]) -> None:
+        """Before any work: the folders can be written, hold no input, and the intrinsics make sense."""
+        for folder in (self.raw_dir, self.ply_dir):
+            if folder is not None:
+                check_output_dir(folder, inputs)
+        if self.raw_format not in ("png", "npy"):
+            raise RtdepthError("--raw-format must be png or npy")
+        for name, value in zip(("--fx", "--fy", "--cx", "--cy"), self.intrinsics):
+            if value is not None and not (math.isfinite(value) and (value > 0 or name in ("--cx", "--cy"))):
+                raise RtdepthError(f"{name} {value}: must be a finite{' positive' if name in ('--fx', '--fy') else ''} number")
+        if self.ply_every < 1:
+            raise RtdepthError("--ply-every must be at least 1")
 
     def open(self, sinks: Sinks) -> None:
         if self.raw_dir is not None:
@@ -56,18 +72,21 @@ def run_video(
     open_estimator: Callable[[], DepthEstimator],
     viz: Visualizer,
     extras: ExtraOutputs | None = None,
-    hud: bool = True,
+    hud: bool = False,
     console: Console | None = None,
 ) -> RunStats:
     """Every frame of a file (or stream) to an H.264 MP4 at the source fps, with a progress bar."""
     console = console or Console(stderr=True)
+    extras = extras or ExtraOutputs()
     check_output(output, VIDEO_SUFFIXES, (source_spec,))
+    extras.check((source_spec,))
+    refuse_same_outputs((output, extras.raw_dir, extras.ply_dir))
     source = open_source(source_spec)
-    with source:
+    with source, output_lock(output):
+        sinks = Sinks()
+        extras.open(sinks)  # folders made and probed before the model loads
         estimator = open_estimator()
-        sinks = Sinks(video=VideoSink(output, source.fps, notice=lambda m: console.print(f"[yellow]{m}[/]")))
-        if extras is not None:
-            extras.open(sinks)
+        sinks.video = VideoSink(output, source.fps, notice=lambda m: console.print(f"[yellow]{m}[/]"))
         columns = (TextColumn("[bold]depth"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]:.1f} fps"),
                    TimeRemainingColumn())  # fmt: skip
         with Progress(*columns, console=console, transient=False) as progress:
@@ -84,7 +103,7 @@ def run_live(
     viz: Visualizer,
     record: Path | None = None,
     window: bool = True,
-    hud: bool = True,
+    hud: bool | None = None,
     max_frames: int | None = None,
     console: Console | None = None,
 ) -> RunStats:
@@ -94,13 +113,15 @@ def run_live(
         raise RtdepthError("headless live needs --record out.mp4 (nothing would be shown or saved)")
     if record is not None:
         check_output(record, VIDEO_SUFFIXES, (camera,))
-    sinks = Sinks(window=WindowSink(f"rtdepth - {camera}") if window else None)
-    try:
-        source = open_source(camera)
-    except BaseException:
-        sinks.close()
-        raise
-    with source:
+    if window and not display_available():
+        if record is None:
+            raise RtdepthError("no display for a window: add --record out.mp4 to run headless and record")
+        console.print(f"no display: running headless, recording to {record}")
+        window = False
+    hud = window if hud is None else hud  # the HUD belongs on a screen; in a recording only when asked
+    source = open_source(camera)
+    with source, (output_lock(record) if record is not None else contextlib.nullcontext()):
+        sinks = Sinks(window=WindowSink(f"rtdepth - {camera}") if window else None)
         estimator = open_estimator()
         if record is not None:
             sinks.video = VideoSink(record, source.fps, notice=lambda m: console.print(f"[yellow]{m}[/]"))
@@ -122,5 +143,6 @@ def _finish(stats: RunStats, output: str | None, console: Console) -> None:
         raise StreamInterrupted(f"interrupted{' (SIGTERM)' if stats.terminated else ''}: wrote {summary}",
                                 SIGNAL_EXIT[signal.SIGTERM if stats.terminated else signal.SIGINT])
     if stats.error:
-        raise StreamFailed(f"{stats.error}; wrote {summary}")
+        kept = "; nothing written, any previous output kept" if not stats.frames else f"; wrote {summary}"
+        raise StreamFailed(f"{stats.error}{kept}")
     console.print(f"wrote {summary}" if output else f"done: {summary}")

@@ -14,45 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtdepth.checkpoint import atomic_write_bytes
 from rtdepth.errors import RtdepthError
+from rtdepth.io import atomic_write_bytes, check_writable, partial_path
 from rtdepth.stream.depth_io import save_depth
-
-
-def check_writable(path: str | Path) -> Path:
-    """Fail early (before any work) when an output file cannot be created."""
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise RtdepthError(f"{path}: is a folder, not an output file")
-    if not parent.is_dir():
-        raise RtdepthError(f"{path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise RtdepthError(f"{path}: not writable")
-    return path
-
-
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def check_output(path: str | Path, suffixes: tuple[str, ...], inputs: tuple[str | Path | None, ...] = ()) -> Path:
-    """An output file is writable, has a suffix the writer handles and is none of the inputs: checked
-    before any work, so a typo never costs a model load and never destroys an input."""
-    path = check_writable(path)
-    if path.suffix.lower() not in suffixes:
-        raise RtdepthError(f"{path}: output must end in {', '.join(suffixes)}")
-    for item in inputs:
-        if item is not None and _same_file(path, Path(item)):
-            raise RtdepthError(f"{path}: is also an input; choose another output")
-    return path
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _even(image: np.ndarray) -> np.ndarray:
@@ -61,11 +25,6 @@ def _even(image: np.ndarray) -> np.ndarray:
     if h % 2 == 0 and w % 2 == 0:
         return image
     return cv2.copyMakeBorder(image, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
-
-
-def partial_path(path: Path) -> Path:
-    """Where an output is written until it is complete: ``out.partial.mp4`` beside ``out.mp4``."""
-    return path.with_name(f"{path.stem}.partial{path.suffix}")
 
 
 def _write_errors() -> tuple[type[BaseException], ...]:
@@ -92,8 +51,9 @@ class VideoSink:
     """MP4 writer at the source fps: H.264 through PyAV (libx264) when installed, else OpenCV ``mp4v``.
 
     OpenCV's pip wheels cannot encode H.264, and ``mp4v`` does not play in browsers, hence PyAV first.
-    Frames go to ``NAME.partial.mp4``, which ``close`` finalises and renames over the target: a killed run
-    or a full disk never replaces a previous output, and the next run removes the stale partial file.
+    Frames go to a hidden partial file of this run's own (``rtdepth.io.partial_path``), which ``close``
+    finalises and renames over the target: a killed run or a full disk never replaces a previous output.
+    Stale partials of killed runs are removed by the next run under the output's lock (``output_lock``).
     """
 
     def __init__(self, path: str | Path, fps: float, crf: int = 23, notice=print, preset: str = PRESET,
@@ -113,7 +73,6 @@ class VideoSink:
             notice("PyAV not installed: writing MPEG-4 Part 2 (mp4v), which browsers do not play; pip install av")
 
     def _open(self, width: int, height: int) -> None:
-        self.partial.unlink(missing_ok=True)  # left by a run that was killed
         if self.encoder == "h264":
             import av
 
@@ -263,6 +222,7 @@ class PointCloudSink:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RtdepthError(f"{folder}: cannot create folder ({exc.strerror})") from exc
+        check_writable(self.folder / "probe")
 
     def write(self, index: int, depth: np.ndarray, frame_bgr: np.ndarray) -> None:
         if index % self.every:

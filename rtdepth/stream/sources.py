@@ -94,26 +94,58 @@ class _OpenedVideo:
         self.cap.release()
 
 
+def container_facts(path: Path) -> tuple[int | None, float | None]:
+    """(frames the container counts exactly, duration in seconds) as the container states them, either None
+    when it does not say: OpenCV's frame count is duration x fps, an estimate that is wrong for a
+    variable-frame-rate file, so it is never evidence of truncation."""
+    try:
+        import av
+
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            frames = int(stream.frames) if stream.frames else None
+            if stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            else:
+                duration = container.duration / 1e6 if container.duration else None
+            return frames, duration
+    except Exception:  # noqa: BLE001 - no PyAV, or a file only OpenCV reads: nothing stated
+        return None, None
+
+
 class VideoSource(Source):
-    """A video file read sequentially: every frame, in order; a decode failure ends it with ``error``."""
+    """A video file read sequentially: every frame, in order; a decode failure ends it with ``error``.
+
+    ``frame_count`` is for progress (exact when the container counts frames, else OpenCV's estimate);
+    ``duration`` is the container's. A file counts as truncated only by what its container states."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.cap = _OpenedVideo(self.path)
         self.fps = _fps_of(self.cap)
+        self.exact_frames, self.duration = container_facts(self.path)
         count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        self.frame_count = count if count > 0 else None
+        self.frame_count = self.exact_frames or (count if count > 0 else None)
         self._next = 0
+        self._last_ms = 0.0
 
     def read(self) -> Frame | None:
         ok, image = self.cap.read()
         if not ok or image is None:
-            if self.frame_count and self._next < self.frame_count - 1:
-                self.error = f"decoding stopped at frame {self._next} of {self.frame_count} (truncated or corrupt file)"
+            self.error = self._truncation()
             return None
+        self._last_ms = self.cap.get(cv2.CAP_PROP_POS_MSEC)
         frame = Frame(image, self._next, time.perf_counter())
         self._next += 1
         return frame
+
+    def _truncation(self) -> str | None:
+        if self.exact_frames and self._next < self.exact_frames - 1:
+            return f"decoding stopped at frame {self._next} of {self.exact_frames} (truncated or corrupt file)"
+        if not self.exact_frames and self.duration and self._last_ms / 1000 < self.duration - max(1.0, 0.1 * self.duration):
+            return (f"decoding stopped at {self._last_ms / 1000:.1f} s of {self.duration:.1f} s "
+                    "(truncated or corrupt file)")  # fmt: skip
+        return None
 
     def close(self) -> None:
         self.cap.release()

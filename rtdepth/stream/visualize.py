@@ -7,6 +7,7 @@ resets on a scene cut.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -29,15 +30,19 @@ class FixedRange:
     """Map a fixed metric range [near, far] to [1, 0] (near is bright/warm)."""
 
     def __init__(self, near: float = 0.5, far: float = 6.0) -> None:
-        if not 0 <= near < far:
-            raise RtdepthError(f"--range needs 0 <= near < far, got {near} {far}")
-        self.near, self.far = near, far
+        if not (math.isfinite(near) and math.isfinite(far) and 0 <= near < far):
+            raise RtdepthError(f"--range needs finite 0 <= near < far, got {near} {far}")
+        self.near, self.far = float(near), float(far)
 
     def __call__(self, depth: np.ndarray) -> np.ndarray:
         return np.clip((self.far - depth) / (self.far - self.near), 0.0, 1.0)
 
     def reset(self) -> None:
         """Nothing to forget."""
+
+    def span(self) -> tuple[float, float] | None:
+        """The metric range the colours stand for now."""
+        return self.near, self.far
 
 
 @dataclass
@@ -71,6 +76,10 @@ class EmaPercentiles:
     def reset(self) -> None:
         self._range, self._median = None, None
 
+    def span(self) -> tuple[float, float] | None:
+        """The metric range the colours stand for now (None before the first frame)."""
+        return self._range
+
 
 def make_normalizer(range_: tuple[float, float] | None) -> FixedRange | EmaPercentiles:
     """A fixed range when given, else the adaptive EMA of percentiles."""
@@ -97,6 +106,31 @@ def compose(frame_bgr: np.ndarray, depth_bgr: np.ndarray, layout: str = "overlay
     raise RtdepthError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
 
 
+def draw_legend(image: np.ndarray, span: tuple[float, float] | None, colormap: str) -> np.ndarray:
+    """A colour bar in metres on the right edge (near at the top), so a reader knows what a colour means."""
+    if span is None:
+        return image
+    near, far = span
+    h, w = image.shape[:2]
+    bar_h, bar_w = max(32, int(h * 0.6)), max(8, w // 40)
+    scale = max(0.3, h / 1000)
+    label_w = cv2.getTextSize(f"{far:.1f} m", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0]
+    x1 = w - 6 - label_w - 4
+    x0, y0 = x1 - bar_w, (h - bar_h) // 2
+    if x0 < 0:
+        return image
+    unit = np.linspace(1.0, 0.0, bar_h, dtype=np.float32)[:, None].repeat(bar_w, 1)
+    image[y0 : y0 + bar_h, x0:x1] = colorize(unit, colormap)
+    cv2.rectangle(image, (x0 - 1, y0 - 1), (x1, y0 + bar_h), (255, 255, 255), 1)
+    for frac in (0.0, 0.5, 1.0):
+        y = y0 + int(frac * (bar_h - 1))
+        metres = near + frac * (far - near)
+        org = (x1 + 4, min(h - 3, max(12, y + 4)))
+        cv2.putText(image, f"{metres:.1f} m", org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(image, f"{metres:.1f} m", org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return image
+
+
 def draw_hud(image: np.ndarray, lines: list[str]) -> np.ndarray:
     """Text lines at the top-left on a dark band, scaled to the image height. Draws in place."""
     scale = max(0.35, image.shape[0] / 900)
@@ -119,6 +153,7 @@ class Visualizer:
     layout: str = "overlay"
     alpha: float = 0.6
     range_: tuple[float, float] | None = None
+    legend: bool = False  # a colour bar in metres on the right edge
     normalizer: FixedRange | EmaPercentiles = field(init=False)
 
     def __post_init__(self) -> None:
@@ -132,12 +167,8 @@ class Visualizer:
 
     def render(self, frame_bgr: np.ndarray, depth: np.ndarray) -> np.ndarray:
         """Frame (BGR) + depth (metres, frame size) -> output image (BGR)."""
-        return compose(frame_bgr, colorize(self.normalizer(depth), self.colormap), self.layout, self.alpha)
-
-    def output_size(self, frame_wh: tuple[int, int]) -> tuple[int, int]:
-        """Width and height of rendered images for frames of this size."""
-        w, h = frame_wh
-        return (2 * w, h) if self.layout == "side-by-side" else (w, h)
+        image = compose(frame_bgr, colorize(self.normalizer(depth), self.colormap), self.layout, self.alpha)
+        return draw_legend(image, self.normalizer.span(), self.colormap) if self.legend else image
 
     def cycle_colormap(self) -> None:
         names = list(COLORMAPS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,19 +22,19 @@ from train.render.room import Camera, Room
 from train.render.textures import PhotoCrops, Texture, for_surface
 
 _LLVM_CANDIDATES = (
-    "/usr/lib/x86_64-linux-gnu/libLLVM.so.1*",
-    "/usr/lib/*/libLLVM*.so.1[6-9]*",
-    "/usr/lib/llvm-1[6-9]/lib/libLLVM*.so*",
+    "/usr/lib/*/libLLVM.so.*",
+    "/usr/lib/*/libLLVM-*.so*",
+    "/usr/lib/llvm-*/lib/libLLVM*.so*",
+    "/usr/local/lib/libLLVM*.so*",
 )
 
 
 def import_mitsuba(threads: int | None = None):
-    """Import Mitsuba with the CPU (LLVM) RGB variant, or fail with one line saying what is missing."""
-    if "DRJIT_LIBLLVM_PATH" not in os.environ:
-        found = sorted(p for pattern in _LLVM_CANDIDATES for p in glob.glob(pattern) if "so.1" in p or p.endswith(".so"))
-        newer = [p for p in found if any(f"so.{v}" in p or f"llvm-{v}" in p for v in range(16, 30))]
-        if newer:
-            os.environ["DRJIT_LIBLLVM_PATH"] = newer[-1]
+    """Import Mitsuba with the CPU (LLVM) RGB variant, or fail with one line saying what is missing.
+
+    An LLVM older than 16 is refused before Dr.Jit can load it: its JIT aborts the whole process at the
+    first render (not at import), which no ``except`` can catch."""
+    _choose_llvm()
     try:
         import drjit as dr
         import mitsuba as mi
@@ -42,12 +43,35 @@ def import_mitsuba(threads: int | None = None):
     try:
         mi.set_variant("llvm_ad_rgb")
     except Exception as exc:  # drjit raises a plain exception when libLLVM is missing or too old
-        raise RtdepthError(
-            "Mitsuba's CPU backend needs libLLVM >= 16 (Debian: apt-get install libllvm19; or set DRJIT_LIBLLVM_PATH)"
-        ) from exc
+        raise RtdepthError(_LLVM_HINT) from exc
     if threads:
         dr.set_thread_count(threads)
     return mi, dr
+
+
+_LLVM_HINT = "Mitsuba's CPU backend needs libLLVM >= 16 (Debian: apt-get install libllvm19; or set DRJIT_LIBLLVM_PATH)"
+
+
+def llvm_major(path: str) -> int | None:
+    """The LLVM major version a library's file name carries (``libLLVM.so.19.1``, ``libLLVM-15.so.1``,
+    ``/usr/lib/llvm-17/lib/libLLVM.so``), or None when the name does not say."""
+    found = re.search(r"llvm-(\d+)/|libLLVM-(\d+)|libLLVM\.so\.(\d{2,})", path, re.IGNORECASE)
+    return int(next(g for g in found.groups() if g)) if found else None
+
+
+def _choose_llvm() -> None:
+    """Point Dr.Jit at a libLLVM >= 16, or refuse (one line) when only older ones are at hand."""
+    given = os.environ.get("DRJIT_LIBLLVM_PATH")
+    if given:
+        version = llvm_major(given)
+        if version is not None and version < 16:
+            raise RtdepthError(f"DRJIT_LIBLLVM_PATH names LLVM {version}; {_LLVM_HINT}")
+        return
+    found = sorted({p for pattern in _LLVM_CANDIDATES for p in glob.glob(pattern)})
+    newer = sorted((llvm_major(p), p) for p in found if (llvm_major(p) or 0) >= 16)
+    if not newer:
+        raise RtdepthError(_LLVM_HINT)
+    os.environ["DRJIT_LIBLLVM_PATH"] = newer[-1][1]
 
 
 def write_ply(path: Path, mesh: Mesh) -> None:
