@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+
 from rtdepth import __version__
 from rtdepth.errors import RtdepthError
 from rtdepth.errors import console as make_console
@@ -133,7 +134,7 @@ def models() -> None:
 
 @app.command()
 def image(
-    source: Path = typer.Argument(..., help="Input image."),
+    source: Path = typer.Argument(..., metavar="SOURCE", help="Input image."),
     output: Path = typer.Option(..., "--output", "-o", help="Output PNG/JPG (colour depth)."),
     raw: Optional[Path] = typer.Option(None, "--raw", help="Also write raw depth: .png (16-bit mm) or .npy (metres)."),
     weights: Optional[Path] = WeightsOpt,
@@ -194,7 +195,7 @@ def _viz(colormap: str, layout: str, alpha: float, range_: tuple[float, float] |
 
 @app.command()
 def video(
-    source: str = typer.Argument(..., help="Video file, image folder or glob, or stream URL."),
+    source: str = typer.Argument(..., metavar="SOURCE", help="Video file, image folder or glob, or stream URL."),
     output: Path = typer.Option(..., "--output", "-o", help="Output MP4 (H.264)."),
     weights: Optional[Path] = WeightsOpt,
     backend: str = BackendOpt,
@@ -232,7 +233,7 @@ def video(
 
 @app.command()
 def live(
-    source: Optional[str] = typer.Argument(None, help="Camera index (0), device path, stream URL, video file or folder."),
+    source: Optional[str] = typer.Argument(None, metavar="SOURCE", help="Camera index (0), device, URL, video file or folder."),
     camera: Optional[str] = typer.Option(None, "--camera", help="Same as SOURCE (kept for older scripts)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", "--record", help="Also record to this MP4 (H.264)."),
     window: bool = typer.Option(True, "--window/--no-window", help="Show a window (q/Esc quit, c colormap, l layout)."),
@@ -449,7 +450,7 @@ def bench(
 
 @app.command()
 def serve(
-    source: str = typer.Argument("0", help="Camera index, device path, stream URL, video file (looped) or folder."),
+    source: str = typer.Argument("0", metavar="SOURCE", help="Camera index, device path, URL, video file (looped), folder."),
     weights: Optional[Path] = WeightsOpt,
     backend: str = BackendOpt,
     device: str = DeviceOpt,

@@ -66,3 +66,40 @@ def test_export_command_verifies(tmp_path, tiny_weights):
     r = rtdepth("export", "-w", tiny_weights, "-o", out)
     assert r.returncode == 0, r.stderr
     assert out.is_file() and "max |diff|" in r.stdout
+
+
+def _with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """A JPEG with an APP1 EXIF block whose IFD0 holds one Orientation tag, as phones write it."""
+    import struct
+
+    tiff = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 1) + struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0)
+    tiff += struct.pack("<I", 0)
+    app1 = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpeg[2:]
+
+
+def test_a_portrait_phone_photo_comes_out_upright(tmp_path, tum_dir, tiny_weights):
+    from helpers import run_cli
+
+    photo = tmp_path / "portrait.jpg"
+    photo.write_bytes(_with_exif_orientation(tum_rgb(tum_dir, 2).read_bytes(), 6))  # stored landscape, shown portrait
+    code, _, err = run_cli("image", photo, "-o", tmp_path / "d.png", "--raw", tmp_path / "d.npy", "-w", tiny_weights)
+    assert code == 0, err
+    assert cv2.imread(str(tmp_path / "d.png")).shape == (320, 240, 3) and np.load(tmp_path / "d.npy").shape == (320, 240)
+
+
+def test_legend_adds_a_colour_bar_in_metres(tmp_path, tum_dir, tiny_weights):
+    from helpers import run_cli
+
+    for name, extra in (("plain.png", ()), ("legend.png", ("--legend",))):
+        code, _, err = run_cli("image", tum_rgb(tum_dir, 2), "-o", tmp_path / name, "-w", tiny_weights, "--range", "0.5", "4",
+                               "--layout", "depth", *extra)  # fmt: skip
+        assert code == 0, err
+    plain, legend = cv2.imread(str(tmp_path / "plain.png")), cv2.imread(str(tmp_path / "legend.png"))
+    changed = np.any(plain != legend, axis=2)
+    assert changed[:, :240].sum() == 0 and changed[:, 240:].sum() > 500  # only the right edge carries the bar
+    from rtdepth.stream.visualize import colorize
+
+    x = int(np.nonzero(changed[120])[0].min()) + 3  # inside the bar, left of its labels
+    near, far = colorize(np.ones((1, 1), np.float32))[0, 0], colorize(np.zeros((1, 1), np.float32))[0, 0]
+    assert np.abs(legend[52, x].astype(int) - near).sum() < 60 and np.abs(legend[188, x].astype(int) - far).sum() < 60

@@ -118,18 +118,21 @@ def rtdepth(*args, **kw):
     return subprocess.run([sys.executable, "-m", "rtdepth", *map(str, args)], capture_output=True, text=True, **kw)
 
 
-def test_build_engine_without_tensorrt_or_gpu_says_so():
-    r = rtdepth("build-engine")
+def test_build_engine_for_cuda_without_tensorrt_or_gpu_says_so():
+    r = rtdepth("build-engine", "--device", "cuda")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "TensorRT is not installed" in r.stderr or "no CUDA GPU" in r.stderr
 
 
-def test_int8_needs_calibration_frames(tmp_path):
-    r = rtdepth("build-engine", "--device", "cpu", "--precision", "int8")
-    assert r.returncode == 2 and "--calib" in r.stderr
+def test_build_engine_with_no_arguments_builds_for_this_cpu_on_the_bundled_frames(tmp_path, tiny_weights):
+    from helpers import run_cli
+
+    code, out, err = run_cli("build-engine", "-w", tiny_weights, "--engines-dir", tmp_path)  # as a new user types it
+    assert code == 0, err
+    assert "bundled clip" in err and "delta1 drop" in out and list(tmp_path.glob("*-int8-*.onnx"))
     (tmp_path / "empty").mkdir()
-    r = rtdepth("build-engine", "--device", "cpu", "--precision", "int8", "--calib", tmp_path / "empty")
-    assert r.returncode == 2 and "at least 4 images" in r.stderr
+    code, _, err = run_cli("build-engine", "--device", "cpu", "--calib", tmp_path / "empty", "-w", tiny_weights)
+    assert code == 2 and "at least 4 images" in err
 
 
 def test_calibration_frames_read_rgbd_folders_with_the_dataset_readers(tmp_path, tum_dir):

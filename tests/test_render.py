@@ -269,3 +269,28 @@ def test_an_open_doorway_shows_the_space_beyond_at_its_true_depth(tmp_path):
     ((_rgb, z),) = list(render_views(mi, dr, desc, [cam], (32, 32), 1, seed=0))
     np.testing.assert_allclose(z[14:18, 14:18], 2.0 + depth, rtol=1e-3)  # the far wall beyond, not a door
     np.testing.assert_allclose(z[0, 12:20], 2.0, rtol=1e-3)  # the lintel: the wall goes on above the opening
+
+
+def test_an_llvm_older_than_16_is_refused_before_drjit_can_load_it(tmp_path, monkeypatch):
+    """Dr.Jit on LLVM 14/15 aborts the process at the first render (not at import), so ``make test`` died
+    halfway; the refusal must come first, as one line, so the render tests skip with the reason."""
+    import train.render.mitsuba_scene as ms
+    from rtdepth.errors import RtdepthError
+
+    names = ("/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1", "/usr/lib/x86_64-linux-gnu/libLLVM.so.19.1",
+             "/usr/lib/llvm-17/lib/libLLVM.so", "/usr/lib/x86_64-linux-gnu/libLLVM-14.so")  # fmt: skip
+    assert [ms.llvm_major(p) for p in names] == [15, 19, 17, 14]
+    old = tmp_path / "libLLVM-15.so.1"
+    old.write_bytes(b"")
+    monkeypatch.setattr(ms, "_LLVM_CANDIDATES", (str(tmp_path / "libLLVM*"),))
+    monkeypatch.delenv("DRJIT_LIBLLVM_PATH", raising=False)
+    with pytest.raises(RtdepthError, match=">= 16"):
+        ms.import_mitsuba()
+    monkeypatch.setenv("DRJIT_LIBLLVM_PATH", str(old))
+    with pytest.raises(RtdepthError, match="LLVM 15"):
+        ms.import_mitsuba()
+    new = tmp_path / "libLLVM.so.19.1"
+    new.write_bytes(b"")
+    monkeypatch.delenv("DRJIT_LIBLLVM_PATH")
+    ms._choose_llvm()
+    assert ms.os.environ["DRJIT_LIBLLVM_PATH"] == str(new)

@@ -221,3 +221,159 @@ def test_serve_refuses_bad_options_before_starting(real_clip):
     for args in (["--port", "0"], ["--max-upload-mb", "0"], ["--colormap", "nope"]):
         r = subprocess.run([sys.executable, "-m", "rtdepth", "serve", str(real_clip), *args], capture_output=True, text=True)
         assert r.returncode == 2 and r.stderr.count("error") == 1, r.stderr
+
+
+# --- No web page drives the local server ---------------------------------------------------------------------
+
+
+def test_a_foreign_host_header_is_refused(service, tiny_weights):
+    service.wait_newer(0, timeout=10)
+    with client_for(service, tiny_weights) as client:
+        assert client.get("/api/snapshot/colour.png", headers={"host": "attacker.test"}).status_code == 421
+        assert client.get("/api/snapshot/colour.png", headers={"host": "attacker.test:8000"}).status_code == 421
+        for host in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000"):
+            assert client.get("/api/snapshot/colour.png", headers={"host": host}).status_code == 200, host
+    app = create_app(service, lambda: None, hosts=())  # bound to every interface: the token guards instead
+    with starlette_testclient.TestClient(app, base_url="http://192.0.2.7:8000") as client:
+        assert client.get("/api/stats").status_code == 200
+
+
+def test_cross_origin_posts_are_refused_and_change_nothing(service, tiny_weights, tum_dir):
+    with client_for(service, tiny_weights) as client:
+        before = client.get("/api/stats").json()["controls"]
+        evil = {"origin": "http://evil.example", "content-type": "text/plain"}
+        assert client.post("/api/controls", content=b'{"layout": "depth"}', headers=evil).status_code == 403
+        assert client.post("/api/depth/image", content=tum_rgb(tum_dir, 0).read_bytes(), headers=evil).status_code == 403
+        site = {"sec-fetch-site": "cross-site", "content-type": "application/json"}
+        assert client.post("/api/controls", content=b'{"layout": "depth"}', headers=site).status_code == 403
+        plain = {"content-type": "text/plain"}  # same origin but not JSON: a form could send that
+        assert client.post("/api/controls", content=b'{"layout": "depth"}', headers=plain).status_code == 415
+        assert client.get("/api/stats").json()["controls"] == before
+        same = {"origin": "http://127.0.0.1:8000", "content-type": "application/json"}
+        assert client.post("/api/controls", content=b'{"layout": "depth"}', headers=same).status_code == 200
+
+
+def _png_header(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk)) + b"\0" * 875_000
+
+
+def test_a_huge_claimed_image_is_refused_from_its_header(service, tiny_weights, tmp_path):
+    with client_for(service, tiny_weights) as client:
+        t0 = time.monotonic()
+        r = client.post("/api/depth/image", content=_png_header(30000, 30000), headers={"content-type": "image/png"})
+        assert r.status_code == 400 and "too large" in r.json()["error"] and time.monotonic() - t0 < 2
+    from helpers import run_cli
+
+    jpeg = bytearray(cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
+    sof = jpeg.find(b"\xff\xc0")
+    jpeg[sof + 5 : sof + 9] = (65500).to_bytes(2, "big") * 2  # the frame header claims 65500 x 65500
+    (tmp_path / "huge.jpg").write_bytes(bytes(jpeg))
+    code, _, err = run_cli("image", tmp_path / "huge.jpg", "-o", tmp_path / "o.png", "-w", tiny_weights)
+    assert code == 2 and "too large" in err and "cv2.error" not in err
+
+
+def test_uploads_past_the_concurrency_bound_get_429(service, tiny_weights, tum_dir):
+    real = DepthEstimator.from_weights(tiny_weights, "torch", "cpu")
+    gate, busy = threading.Event(), threading.Event()
+
+    class Held:  # the first upload is still being processed when the second comes
+        def with_flip(self, flip):
+            return self
+
+        def predict(self, frame):
+            busy.set()
+            gate.wait(10)
+            return real.predict(frame)
+
+    app = create_app(service, Held, limits=Limits(concurrent_uploads=1))
+    with starlette_testclient.TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        results = {}
+        image = tum_rgb(tum_dir, 0).read_bytes()
+        first = threading.Thread(target=lambda: results.setdefault("a", client.post("/api/depth/image", content=image)))
+        first.start()
+        assert busy.wait(10)
+        assert client.post("/api/depth/image", content=image).status_code == 429
+        gate.set()
+        first.join(timeout=30)
+        assert results["a"].status_code == 200
+        assert client.post("/api/depth/image", content=image).status_code == 200  # the bound frees again
+
+
+def test_controls_are_checked_whole_and_never_store_a_bad_value(service, tiny_weights):
+    with client_for(service, tiny_weights) as client:
+        assert client.post("/api/controls", json={"range": [0.5, 4.0]}).status_code == 200
+        bodies = [b'{"range": [0, Infinity]}', b'{"range": [0, NaN]}', b'{"layout": "depth", "range": [0, Infinity]}',
+                  b'{"range": {"0": 1, "1": 2}}', b"[" * 100_000 + b"]" * 100_000, b'{"alpha": true}', b'{"colormap": [1]}',
+                  b'{"evil": 1}', b"\xff\xfe"]  # fmt: skip
+        for body in bodies:
+            r = client.post("/api/controls", content=body, headers={"content-type": "application/json"})
+            assert r.status_code in (400, 413), (body[:40], r.status_code)
+        stats = client.get("/api/stats")
+        assert stats.status_code == 200 and stats.json()["controls"]["range"] == [0.5, 4.0]
+        assert stats.json()["controls"]["layout"] == "overlay"  # the body with a bad range applied nothing
+        big = b'{"colormap": "' + b"x" * 30_000_000 + b'"}'
+        r = client.post("/api/controls", content=big, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and len(r.content) < 200
+        long_name = b'{"colormap": "' + b"y" * 3000 + b'"}'
+        r = client.post("/api/controls", content=long_name, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and b"yyy" not in r.content  # nothing of the body is echoed
+        assert client.get("/api/snapshot/anything.png").status_code == 404
+
+
+def test_multipart_uploads_are_accepted(service, tiny_weights, tum_dir):
+    with client_for(service, tiny_weights) as client:
+        files = {"file": ("x.jpg", tum_rgb(tum_dir, 0).read_bytes(), "image/jpeg")}
+        r = client.post("/api/depth/image", files=files)
+        assert r.status_code == 200 and cv2.imdecode(np.frombuffer(r.content, np.uint8), 1).shape == (240, 320, 3)
+        r = client.post("/api/depth/image", data={"note": "no file"}, files={})
+        assert r.status_code in (400, 415)
+
+
+def test_a_token_off_localhost_is_generated_and_unsafe_tokens_refused(real_clip, tiny_weights):
+    from helpers import run_cli
+
+    for bad in ("has space", "semi;colon", "ümlaut"):
+        code, _, err = run_cli("serve", real_clip, "-w", tiny_weights, "--token", bad)
+        assert code == 2 and "--token" in err, err
+    from rtdepth.serve.guard import allowed_hosts, host_name
+
+    assert allowed_hosts("0.0.0.0") == () and "127.0.0.1" in allowed_hosts("127.0.0.1")
+    assert "192.0.2.7" in allowed_hosts("192.0.2.7") and host_name("[::1]:8000") == "::1"
+
+
+@pytest.mark.slow
+def test_sigterm_while_an_uploaded_video_is_processed_exits_0(tmp_path, tum_dir, tiny_weights):
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    clip = make_clip(tmp_path / "c.mp4", [cv2.resize(cv2.imread(str(tum_rgb(tum_dir, i))), (160, 120)) for i in range(300)],
+                     fps=30)  # fmt: skip
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rtdepth", "serve", str(clip), "-w", str(tiny_weights), "-b", "torch",
+                             "--port", str(port), "--max-video-seconds", "30"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        base, job = f"http://127.0.0.1:{port}", None
+        deadline = time.monotonic() + 180
+        while job is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                req = urllib.request.Request(f"{base}/api/depth/video", data=clip.read_bytes(), method="POST",
+                                             headers={"Content-Type": "video/mp4"})  # fmt: skip
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    job = r.read()
+            except OSError:
+                time.sleep(0.3)
+        assert job is not None and b'"running"' in job
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and "stopped (SIGTERM)" in err and "terminate called" not in err, err
+    finally:
+        proc.kill()
+        proc.communicate()

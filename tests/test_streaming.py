@@ -368,3 +368,32 @@ def test_a_signal_mid_frame_finishes_that_frame_then_stops(tmp_path, real_frame,
     assert stats.interrupted and stats.terminated == (sig == signal.SIGTERM)
     assert stats.frames == 3 and probe(out)[1] == 3  # the frame in hand was finished and written, no more
     assert signal.getsignal(sig) is before  # the run's own handler is gone
+
+
+def test_video_files_carry_no_hud_unless_asked(tmp_path, real_clip, tiny_weights):
+    from helpers import run_cli
+
+    def first_frame(path):
+        with av.open(str(path)) as c:
+            return next(c.decode(video=0)).to_ndarray(format="bgr24").astype(int)
+
+    for name, extra in (("plain.mp4", ()), ("hud.mp4", ("--hud",))):
+        code, _, err = run_cli("video", real_clip, "-o", tmp_path / name, "-w", tiny_weights, "-b", "torch", "--range", "0.5", "4",
+                               *extra)  # fmt: skip
+        assert code == 0, err
+    plain, hud = first_frame(tmp_path / "plain.mp4"), first_frame(tmp_path / "hud.mp4")
+    corner = np.abs(plain[:12, :40] - hud[:12, :40]).mean()  # the HUD's dark band and text sit top-left
+    assert corner > 10 and np.abs(plain[-8:] - hud[-8:]).mean() < 6  # below the band: the same picture (H.264 noise aside)
+
+
+def test_live_without_a_display_records_headless(tmp_path, real_clip, tiny_weights, monkeypatch):
+    from helpers import run_cli
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    code, _, err = run_cli("live", real_clip, "--record", tmp_path / "rec.mp4", "-w", tiny_weights, "-b", "torch",
+                           "--max-frames", "3")  # fmt: skip
+    assert code == 0 and "headless" in err, err
+    assert probe(tmp_path / "rec.mp4")[1] == 3
+    code, _, err = run_cli("live", real_clip, "-w", tiny_weights)
+    assert code == 2 and "--record" in err
