@@ -72,6 +72,27 @@ def test_commands_leave_the_working_folder_as_they_found_it(tmp_path, tiny_weigh
 
 
 def test_every_weights_command_takes_w():
-    for command in ("image", "video", "live", "export", "eval", "build-engine", "bench"):
-        r = subprocess.run([sys.executable, "-m", "rtdepth", command, "--help"], capture_output=True, text=True, cwd=REPO)
-        assert r.returncode == 0 and "--weights" in r.stdout and "-w" in r.stdout, command
+    import typer
+
+    from rtdepth.cli import app
+
+    group = typer.main.get_command(app)
+    for command in ("image", "video", "live", "export", "eval", "build-engine", "bench", "serve"):
+        opts = [o for p in group.commands[command].params for o in getattr(p, "opts", [])]
+        assert "-w" in opts and "--weights" in opts, command
+
+
+def test_the_readme_python_example_runs_as_written(tmp_path):
+    import re
+
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"## Python API\n\n```python\n(.*?)```", text, re.S).group(1)
+    scope: dict = {}
+    cwd = os.getcwd()
+    try:
+        os.chdir(REPO)
+        exec(compile(block, "README.md", "exec"), scope)  # noqa: S102 - the README's own example
+    finally:
+        os.chdir(cwd)
+    assert scope["depth_m"].shape == (240, 320) and scope["depth_m"].min() > 0
+    assert scope["frames"].flip is False and scope["est"].flip is True

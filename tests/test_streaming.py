@@ -378,8 +378,8 @@ def test_video_files_carry_no_hud_unless_asked(tmp_path, real_clip, tiny_weights
             return next(c.decode(video=0)).to_ndarray(format="bgr24").astype(int)
 
     for name, extra in (("plain.mp4", ()), ("hud.mp4", ("--hud",))):
-        code, _, err = run_cli("video", real_clip, "-o", tmp_path / name, "-w", tiny_weights, "-b", "torch", "--range", "0.5", "4",
-                               *extra)  # fmt: skip
+        args = ("video", real_clip, "-o", tmp_path / name, "-w", tiny_weights, "-b", "torch", "--range", "0.5", "4")
+        code, _, err = run_cli(*args, *extra)
         assert code == 0, err
     plain, hud = first_frame(tmp_path / "plain.mp4"), first_frame(tmp_path / "hud.mp4")
     corner = np.abs(plain[:12, :40] - hud[:12, :40]).mean()  # the HUD's dark band and text sit top-left
