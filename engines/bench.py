@@ -87,10 +87,10 @@ def backend_factories(
     out: list[tuple[str, Callable[[], Backend]]] = [("torch fp32", lambda: TorchBackend(load_model(weights)[0], device, "fp32"))]
     if device == "cpu":
         out.append(("onnxruntime fp32", lambda: OnnxRuntimeBackend(cached_onnx(weights), busy_wait=busy_wait)))
-        if int8:
-            int8_path = cache.find_int8(weights)
-            if int8_path is not None:
-                out.append(("onnxruntime int8", lambda: OnnxRuntimeBackend(int8_path, busy_wait=busy_wait)))
+        int8_path = cache.find_int8(weights) if int8 else None
+        if int8_path is not None:
+            out.append(("onnxruntime int8", lambda: OnnxRuntimeBackend(int8_path, busy_wait=busy_wait)))
+        out += _openvino_factories(cached_onnx, weights, int8_path)
         return out
     out.append(("torch fp16", lambda: TorchBackend(load_model(weights)[0], device, "fp16")))
     out.append(("torch fp16 graph", lambda: TorchBackend(load_model(weights)[0], device, "fp16", cuda_graph=True)))
@@ -102,6 +102,32 @@ def backend_factories(
 
     if tensorrt_available():
         out.append(("tensorrt fp16", lambda: TensorRTBackend(build_engine(weights, "fp16"), cuda_graph=True)))
+    return out
+
+
+def _openvino_factories(cached_onnx: Callable[[Path], Path], weights: Path,
+                        int8_path: Path | None) -> list[tuple[str, Callable[[], Backend]]]:  # fmt: skip
+    """OpenVINO at every precision this CPU runs: fp32, bf16 where it has bf16 matrix units, int8 (the same
+    QDQ model ONNX Runtime runs) when one was built."""
+    from rtdepth.runtime import cache
+    from rtdepth.runtime.cpu import has_bf16
+    from rtdepth.runtime.openvino import OpenVinoBackend, openvino_available
+
+    if not openvino_available():
+        return []
+
+    def opener(precision: str, artefact: Callable[[], Path]) -> Callable[[], Backend]:
+        def open_it() -> Backend:
+            path = artefact()
+            return OpenVinoBackend(path, precision, cache.openvino_dir(path))
+
+        return open_it
+
+    out = [("openvino fp32", opener("fp32", lambda: cached_onnx(weights)))]
+    if has_bf16():
+        out.append(("openvino bf16", opener("bf16", lambda: cached_onnx(weights))))
+    if int8_path is not None:
+        out.append(("openvino int8", opener("int8", lambda: int8_path)))
     return out
 
 

@@ -17,9 +17,9 @@ console = make_console()
 err_console = make_console(stderr=True)
 
 WeightsOpt = typer.Option(None, "--weights", "-w", help="Weights (.safetensors), .onnx or .engine; default: bundled weights.")
-BackendOpt = typer.Option("auto", "--backend", "-b", help="auto, torch, onnxruntime or tensorrt.")
+BackendOpt = typer.Option("auto", "--backend", "-b", help="auto, torch, onnxruntime, openvino or tensorrt.")
 DeviceOpt = typer.Option("auto", "--device", help="auto, cpu or cuda.")
-PrecisionOpt = typer.Option(None, "--precision", "-p", help="fp32, fp16 or int8 (default: the backend's best).")
+PrecisionOpt = typer.Option(None, "--precision", "-p", help="fp32, fp16, bf16 or int8 (default: the backend's best).")
 SizeOpt = typer.Option(None, "--size", help="Inference size WxH (default: the model's training size).")
 EnginesOpt = typer.Option(None, "--engines-dir", help="Engine cache folder (default: $RTDEPTH_ENGINES or the user cache).")
 NoBuildOpt = typer.Option(False, "--no-build", help="Never export or build an engine; use only cached ones.")
@@ -51,59 +51,30 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 def _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output=None, streaming=False,
                flip=True):  # fmt: skip
-    """Open the model; on the CLI, the engine a backend needs is prepared first (said in one line), never silently."""
-    import os
-
-    if engines_dir is not None:
-        os.environ["RTDEPTH_ENGINES"] = str(engines_dir)
+    """Open the model through one plan; on the CLI what the plan lacks is made first (said in one line), never
+    silently, unless --no-build."""
+    from .checkpoint import resolve_weights
     from .estimator import DepthEstimator
+    from .runtime.backends import resolve_device
+    from .runtime.open import open_backend, open_plan
+    from .runtime.plan import OpenSpec, plan
 
     wh = parse_size(size)
-    _prepare_engine(weights, backend, device, precision, wh, no_build)
-    # Streaming commands run a decoder and an encoder beside the model: its idle threads should not spin.
-    return DepthEstimator.from_weights(weights, backend, device, wh, precision, onnx_output, not streaming, flip)
-
-
-def _prepare_engine(weights, backend, device, precision, size, no_build) -> None:
-    from .checkpoint import resolve_weights
-    from .runtime import cache
-    from .runtime.backends import resolve_device
-
     path = resolve_weights(weights)
-    if path.suffix in (".onnx", ".engine") or backend == "torch" or not path.is_file():
-        return  # nothing to prepare (a missing file gets its one-line error from the loader)
-    dev = resolve_device(device)
-    notice = err_console.print
-    if backend == "tensorrt" or (backend == "auto" and dev.startswith("cuda") and precision != "int8"):
-        from .runtime.tensorrt import find_engine, tensorrt_available
+    if path.suffix in (".onnx", ".engine"):
+        be, info = open_backend(path, backend, device, precision, wh, onnx_output, not streaming, engines_dir)
+        return DepthEstimator(be, info, wh, flip)
+    from .checkpoint import read_info
 
-        if backend == "auto" and not tensorrt_available():
-            return  # auto on a GPU without TensorRT: CUDA PyTorch
-        if find_engine(path, precision or "fp16", size) is None:
-            if no_build:
-                raise RtdepthError(f"no cached TensorRT engine for {path.name} on this GPU and --no-build was given")
-            from engines.tensorrt import build_engine
+    read_info(path)  # a missing or foreign weights file: one line before anything is planned
+    spec = OpenSpec(path, backend, resolve_device(device), precision, wh, engines_dir, streaming, may_build=not no_build)
+    chosen = plan(spec)
+    if chosen.missing and not no_build:
+        from engines.prepare import make_missing
 
-            from .runtime.engine_header import ShapeProfile
-
-            profile = ShapeProfile.covering(size) if size else None  # tuned for the size asked, not only 640x480
-            build_engine(path, precision or "fp16", profile, notice=notice)
-        return
-    # ONNX Runtime runs the fp32 export on any device (auto picks it on the CPU); int8 is built by build-engine.
-    if (
-        (backend == "onnxruntime" or (backend == "auto" and dev == "cpu"))
-        and precision != "int8"
-        and cache.find_onnx(path) is None
-    ):
-        if backend == "auto" and precision is None and cache.find_int8(path) is not None:
-            return
-        if no_build:
-            if backend == "onnxruntime":
-                raise RtdepthError(f"no cached ONNX export of {path.name} and --no-build was given")
-            return  # auto falls back to PyTorch
-        from engines.export import ensure_onnx
-
-        ensure_onnx(path, None, notice)
+        chosen = make_missing(chosen, err_console.print)
+    be, info = open_plan(chosen)
+    return DepthEstimator(be, info, wh, flip)
 
 
 def _version(value: bool) -> None:

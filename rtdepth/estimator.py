@@ -49,12 +49,15 @@ class DepthEstimator:
         onnx_output: str | None = None,
         busy_wait: bool = True,
         flip: bool = True,
+        engines_dir: str | Path | None = None,
     ) -> DepthEstimator:
         """Open weights (None: the bundled default) on the chosen backend and device; ``onnx_output``
-        (metres or inverse) is needed only for a third-party ONNX file; ``flip=False`` for frame rate."""
+        (metres or inverse) is needed only for a third-party ONNX file; ``flip=False`` for frame rate;
+        ``engines_dir`` is the engine cache to look in (default: ``$RTDEPTH_ENGINES`` or the user cache)."""
         from rtdepth.runtime.open import open_backend
 
-        be, info = open_backend(weights, backend, device, precision, size, onnx_output, busy_wait)
+        folder = Path(engines_dir) if engines_dir is not None else None
+        be, info = open_backend(weights, backend, device, precision, size, onnx_output, busy_wait, folder)
         return cls(be, info, size, flip)
 
     def with_flip(self, flip: bool) -> DepthEstimator:

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from requirements import ROOT, installed_closure, is_satisfied, project_requirements
+from requirements import CPU_ONLY, ROOT, installed_closure, is_satisfied, project_requirements
 
 
 def pip(*args: str) -> None:
@@ -25,7 +25,8 @@ def pip(*args: str) -> None:
 
 def install(wheelhouse: Path, project: Path = ROOT, editable: bool = True) -> list[str]:
     """Install what is missing and then the project (without touching dependencies); returns what was missing."""
-    missing = [str(r) for r in project_requirements(project) if not is_satisfied(r)]
+    missing = [str(r) for r in project_requirements(project)
+               if not is_satisfied(r) and (r.marker is None or r.marker.evaluate()) and r.name not in CPU_ONLY]  # fmt: skip
     offline = ["--no-index", "--find-links", str(wheelhouse)]
     # Pin torch and everything it needs at the installed versions: a resolver that wanted to change one
     # fails here instead of replacing the machine's build.

@@ -28,6 +28,11 @@ PROVIDED_BY = {
 }
 
 
+# Runtimes that serve CPUs only: a GPU machine never opens them, and OpenVINO alone would fill the 64 MiB a
+# call may carry. The product falls back to ONNX Runtime where they are absent, so the kit leaves them out.
+CPU_ONLY = frozenset({"openvino", "openvino-telemetry"})
+
+
 def project_requirements(root: Path = ROOT) -> list[Requirement]:
     """The runtime requirements in ``pyproject.toml``."""
     data = tomllib.loads((root / "pyproject.toml").read_text())

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from requirements import (
+    CPU_ONLY,
     PROVIDED_BY,
     ROOT,
     build_requirements,
@@ -41,7 +42,7 @@ def left_out(have: list[str]) -> set[str]:
 
 def download(out: Path, python_version: str | None, platforms: list[str], have: list[str], root: Path = ROOT) -> list[Path]:
     """Fill ``out`` with the wheels for the project's requirements minus ``have``; returns the wheels kept."""
-    skip = left_out(have)
+    skip = left_out(have) | CPU_ONLY
     wanted = [r for r in project_requirements(root) if canonicalize_name(r.name) not in skip]
     builds = build_requirements(root)
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--only-binary=:all:",

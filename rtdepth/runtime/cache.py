@@ -99,3 +99,31 @@ def find_int8(weights: Path, folder: str | Path | None = None) -> Path | None:
     """The newest int8 model built for these weights, if any."""
     found = candidates(weights, "-int8-*.onnx", folder)
     return found[-1] if found else None
+
+
+def openvino_dir(artefact: Path) -> Path:
+    """Where OpenVINO keeps the compiled blobs of one ONNX artefact (already keyed by the weights' hash and
+    precision), beside it in the cache."""
+    return artefact.with_name(artefact.stem + "-openvino")
+
+
+def gate_path(weights: Path, name: str, folder: str | Path | None = None) -> Path:
+    """The verdict of an accuracy gate (``openvino-bf16``) for a weights file."""
+    return engines_dir(folder) / f"{weights_stem(weights)}-{name}.gate.json"
+
+
+def read_gate(weights: Path, name: str, folder: str | Path | None = None) -> dict | None:
+    """A gate's recorded verdict (``passed``, ``drop``, ``limit``, ...), or None when never measured."""
+    try:
+        verdict = json.loads(gate_path(weights, name, folder).read_text())
+    except (OSError, ValueError):
+        return None
+    return verdict if isinstance(verdict, dict) and "passed" in verdict else None
+
+
+def write_gate(weights: Path, name: str, verdict: dict, folder: str | Path | None = None) -> Path:
+    """Record a gate's verdict (engines/ measures it; the runtime only reads it)."""
+    path = gate_path(weights, name, folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, json.dumps(verdict, indent=1).encode())
+    return path

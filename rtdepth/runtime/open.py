@@ -1,8 +1,8 @@
-"""Pick and open a backend for a weights file: an explicit choice or ``auto`` (the fastest one that is ready).
+"""Open what a plan names (``rtdepth.runtime.plan`` decides; this module only opens).
 
-Opening never builds or exports anything: engines and ONNX files come from ``engines/`` (``rtdepth
-export``, ``rtdepth build-engine``, or the CLI, which says so when it prepares one) through the one
-cache in ``rtdepth.runtime.cache``.
+Opening never builds or exports anything: engines, ONNX files and gate verdicts come from ``engines/``
+(``rtdepth export``, ``rtdepth build-engine``, or the CLI, which says so when it prepares one) through
+the one cache in ``rtdepth.runtime.cache``.
 """
 
 from __future__ import annotations
@@ -13,23 +13,7 @@ from rtdepth.checkpoint import WeightsInfo, file_sha256, load_model, read_info, 
 from rtdepth.errors import RtdepthError
 from rtdepth.runtime import cache
 from rtdepth.runtime.backends import Backend, OnnxRuntimeBackend, TorchBackend, resolve_device
-
-BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
-PRECISIONS = (None, "fp32", "fp16", "int8")
-
-
-def choose_backend(path: Path, backend: str, device: str, precision: str | None) -> str:
-    """What ``auto`` means here: a TensorRT engine built for this GPU, else CUDA PyTorch; on the CPU ONNX
-    Runtime when an ONNX or int8 model of these weights is cached, else PyTorch."""
-    if backend != "auto" or path.suffix in (".onnx", ".engine"):
-        return backend
-    if device.startswith("cuda"):
-        from rtdepth.runtime.tensorrt import find_engine
-
-        return "tensorrt" if find_engine(path, precision or "fp16") else "torch"
-    if precision == "int8" or (precision is None and cache.find_int8(path)) or cache.find_onnx(path):
-        return "onnxruntime"
-    return "torch"
+from rtdepth.runtime.plan import OpenSpec, Plan, plan
 
 
 def open_backend(
@@ -40,50 +24,72 @@ def open_backend(
     size: tuple[int, int] | None = None,
     onnx_output: str | None = None,
     busy_wait: bool = True,
+    engines_dir: Path | None = None,
 ) -> tuple[Backend, WeightsInfo]:
     """Open ``backend`` for ``weights`` (None: bundled default); ``weights`` may be ``.onnx`` or ``.engine``.
 
     ``onnx_output`` names what a third-party ONNX file outputs (metres or inverse); rtdepth's own say so.
-    ``busy_wait=False`` suits pipelines that run other threads beside the model (ONNX Runtime only)."""
-    if backend not in BACKENDS:
-        raise RtdepthError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
-    if precision not in PRECISIONS:
-        raise RtdepthError(f"unknown precision {precision!r}; use fp32, fp16 or int8")
+    ``busy_wait=False`` suits pipelines that run other threads beside the model. Nothing is built here:
+    what the plan lacks is one clear line saying which command makes it."""
     path = resolve_weights(weights)
+    if path.suffix in (".engine", ".onnx"):
+        return _open_file(path, backend, device, precision, onnx_output, busy_wait)
+    read_info(path)  # a missing or foreign file fails here, in one line, before any choice is made
+    spec = OpenSpec(path, backend, resolve_device(device), precision, size, engines_dir, streaming=not busy_wait)
+    return open_plan(plan(spec))
+
+
+def open_plan(chosen: Plan) -> tuple[Backend, WeightsInfo]:
+    """Open what a plan names; a plan that still lacks something says which command makes it."""
+    spec, path = chosen.spec, chosen.spec.weights
+    if chosen.missing:
+        raise RtdepthError(_how_to_make(chosen))
+    busy_wait = not spec.streaming
+    if chosen.runtime == "torch":
+        model, info = load_model(path)
+        return TorchBackend(model, spec.device, chosen.precision), info
+    info = read_info(path)
+    if chosen.runtime == "onnxruntime":
+        dev = spec.device if chosen.precision == "fp32" else "cpu"
+        return OnnxRuntimeBackend(chosen.artefact, dev, busy_wait=busy_wait), info
+    if chosen.runtime == "openvino":
+        from rtdepth.runtime.openvino import OpenVinoBackend
+
+        return OpenVinoBackend(chosen.artefact, chosen.precision, cache.openvino_dir(chosen.artefact)), info
+    from rtdepth.runtime.tensorrt import TensorRTBackend
+
+    return TensorRTBackend(chosen.artefact, file_sha256(path), cuda_graph=True), info
+
+
+def _how_to_make(chosen: Plan) -> str:
+    weights, missing = chosen.spec.weights, chosen.missing[0]
+    if missing == "onnx":
+        where = cache.engines_dir(chosen.spec.engines_dir)
+        return f"no ONNX export of {weights.name} in {where}: run rtdepth export -w {weights}"
+    if missing == "engine":
+        return f"no TensorRT {chosen.precision} engine of {weights.name} for this GPU: run rtdepth build-engine -w {weights}"
+    return f"bf16 of {weights.name} has not passed its accuracy gate yet: run rtdepth build-engine -w {weights}"
+
+
+def _open_file(path: Path, backend: str, device: str, precision: str | None, onnx_output: str | None,
+               busy_wait: bool) -> tuple[Backend, WeightsInfo]:  # fmt: skip
+    """An ``.engine`` or ``.onnx`` given directly: TensorRT for the one, ONNX Runtime (or OpenVINO) for the other."""
     if path.suffix == ".engine":
         from rtdepth.runtime.tensorrt import TensorRTBackend
 
         engine = TensorRTBackend(path, cuda_graph=True)
         h = engine.header
         return engine, WeightsInfo(h.model, input_size=tuple(h.input_size), depth_range=tuple(h.depth_range))
-    if path.suffix == ".onnx":
-        ort = OnnxRuntimeBackend(path, resolve_device(device) if device != "auto" else "cpu", output=onnx_output,
-                                 busy_wait=busy_wait)
-        return ort, _info_from_onnx(ort)
-    info = read_info(path)
-    dev = resolve_device(device)
-    backend = choose_backend(path, backend, dev, precision)
-    if backend == "torch":
-        if precision == "int8":
-            raise RtdepthError("int8 runs on ONNX Runtime: use --backend onnxruntime (after build-engine --precision int8)")
-        model, info = load_model(path)
-        return TorchBackend(model, dev, precision), info
-    if backend == "onnxruntime":
-        found = cache.find_int8(path) if precision in ("int8", None) else None
-        if precision == "int8" and found is None:
-            raise RtdepthError("no int8 model for these weights: rtdepth build-engine --device cpu --precision int8 --calib DIR")
-        found = found or cache.find_onnx(path)
-        if found is None:
-            raise RtdepthError(f"no ONNX export of {path.name} in {cache.engines_dir()}: run rtdepth export -w {path}")
-        return OnnxRuntimeBackend(found, dev if found.name.endswith("-fp32.onnx") else "cpu", busy_wait=busy_wait), info
-    from rtdepth.runtime.tensorrt import TensorRTBackend, find_engine
+    ort = OnnxRuntimeBackend(path, resolve_device(device) if device != "auto" else "cpu", output=onnx_output,
+                             busy_wait=busy_wait)  # fmt: skip
+    info = _info_from_onnx(ort)
+    if backend == "openvino":
+        from rtdepth.runtime.openvino import OpenVinoBackend
 
-    engine = find_engine(path, precision or "fp16", size)
-    if engine is None:
-        raise RtdepthError(
-            f"no TensorRT {precision or 'fp16'} engine of {path.name} for this GPU: run rtdepth build-engine -w {path}"
-        )
-    return TensorRTBackend(engine, file_sha256(path), cuda_graph=True), info
+        if ort.output != "metres" or ort.static_hw is not None:
+            raise RtdepthError(f"{path}: OpenVINO runs rtdepth's own ONNX exports; use --backend onnxruntime for this one")
+        return OpenVinoBackend(path, precision or ort.precision, cache.openvino_dir(path)), info
+    return ort, info
 
 
 def _info_from_onnx(backend: OnnxRuntimeBackend) -> WeightsInfo:
