@@ -396,3 +396,37 @@ def test_average_of_runs_is_the_elementwise_mean_and_refuses_other_models(tmp_pa
         average_weights([a, other])
     r = subprocess.run([sys.executable, "-m", "train.average", str(a), "-o", str(out)], capture_output=True, text=True)
     assert r.returncode != 0 and "two or more" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_training_precision_follows_the_cpu_and_bf16_steps_learn(tmp_path):
+    import torch
+
+    from rtdepth.errors import RtdepthError
+    from train.config import TrainConfig
+    from train.trainer import setup_distributed, start_run, step_precision, train_step
+
+    cpu = torch.device("cpu")
+    assert step_precision(TrainConfig(precision="auto"), cpu, bf16_cpu=True) == torch.bfloat16  # AMX / AVX-512 BF16
+    assert step_precision(TrainConfig(precision="auto"), cpu, bf16_cpu=False) is None  # emulated bf16 would be slower
+    assert step_precision(TrainConfig(precision="fp32"), cpu, bf16_cpu=True) is None
+    with pytest.raises(RtdepthError, match="no bf16 matrix support"):
+        step_precision(TrainConfig(precision="bf16"), cpu, bf16_cpu=False)
+    cfg = TrainConfig(model="unet", model_kwargs={"width": 4}, out=str(tmp_path), width=64, height=48, batch_size=2,
+                      device="cpu", precision="bf16")  # fmt: skip
+    import train.trainer as trainer
+
+    original = trainer.step_precision
+    trainer.step_precision = lambda c, d, bf16_cpu=None: original(c, d, bf16_cpu=True)  # a real bf16 step on any CPU
+    try:
+        run = start_run(cfg, resume=False, dist=setup_distributed("cpu"), steps_per_epoch=4)
+    finally:
+        trainer.step_precision = original
+    assert run.precision == "bf16" and run.use_amp
+    torch.manual_seed(0)
+    images = torch.rand(2, 3, 48, 64)
+    depths = torch.rand(2, 1, 48, 64) * 3 + 0.5
+    before = [p.detach().clone() for p in run.model.parameters()]
+    losses = [float(train_step(run, images, depths)) for _ in range(4)]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    assert any(not torch.equal(a, b) for a, b in zip(before, run.model.parameters()))
+    assert all(p.dtype == torch.float32 for p in run.model.parameters())  # master weights stay fp32

@@ -65,6 +65,9 @@ def train(
         None, "--keep-epochs/--no-keep-epochs", help="Also keep each epoch's weights (epochN.safetensors)."
     ),
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
+    precision: Optional[str] = typer.Option(
+        None, "--precision", help="auto (bf16 where the CPU has bf16 matrix units; AMP on CUDA), fp32 or bf16."
+    ),
     seed: Optional[int] = typer.Option(None, help="Seed of the split, the sampling order and augmentation (default 0)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its saved state."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier run in --out (default: refused)."),
@@ -78,7 +81,7 @@ def train(
                  workers=workers, cache=cache, augment=augment, max_steps=max_steps, device=device, seed=seed, init=init,
                  ssi_weight=ssi_weight, match_weight=match_weight, freeze_encoder=freeze_encoder,
                  freeze_encoder_stats=freeze_encoder_stats,
-                 save_every=save_every, keep_epochs=keep_epochs)  # fmt: skip
+                 save_every=save_every, keep_epochs=keep_epochs, precision=precision)  # fmt: skip
     if init and not model:  # fine-tuning: the architecture comes from the weights file
         from rtdepth.checkpoint import read_info
         from train.trainer import init_weights

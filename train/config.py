@@ -36,7 +36,8 @@ class TrainConfig:
     init: str | None = None  # start from a whole weights file ("default" = the bundled ones): fine-tuning
     workers: int = 2
     cache: bool = False
-    amp: bool = True  # used on CUDA only
+    amp: bool = True  # CUDA: mixed precision unless precision says fp32
+    precision: str = "auto"  # auto: bf16 autocast + channels-last on CPUs with bf16 matrix units, AMP on CUDA; fp32; bf16
     clip_grad: float = 1.0
     ssi_weight: float = 0.0  # weight of the scale-and-shift-invariant disparity term beside the paper's loss
     match_weight: float = 0.0  # weight of multi-scale gradient matching on the aligned disparity (MiDaS)
@@ -115,6 +116,7 @@ class TrainConfig:
             ("save_every", self.save_every >= 0, "0 or more minutes"), ("ssi_weight", self.ssi_weight >= 0, "0 or more"),
             ("match_weight", self.match_weight >= 0, "0 or more"),
             ("split", self.split in ("auto", "random", "blocks"), "auto, random or blocks"),
+            ("precision", self.precision in ("auto", "fp32", "bf16"), "auto, fp32 or bf16"),
         ]  # fmt: skip
         for key, ok, rule in limits:
             if not ok:

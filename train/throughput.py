@@ -47,10 +47,12 @@ def sample_batch(batch: int, size: tuple[int, int]) -> tuple[torch.Tensor, torch
 
 
 def measure(model: str, device: str = "auto", size: tuple[int, int] = (320, 240), batch: int = 16,
-            steps: int = 20, warmup: int = 5) -> TrainSpeed:  # fmt: skip
-    """Median step time of ``steps`` optimizer steps after ``warmup``, synchronised on CUDA."""
+            steps: int = 20, warmup: int = 5, precision: str = "auto") -> TrainSpeed:  # fmt: skip
+    """Median step time of ``steps`` optimizer steps after ``warmup``, synchronised on CUDA; ``precision`` as
+    ``rtdepth train --precision`` takes it."""
     with tempfile.TemporaryDirectory() as out:
-        cfg = TrainConfig(model=model, out=out, batch_size=batch, width=size[0], height=size[1], device=device)
+        cfg = TrainConfig(model=model, out=out, batch_size=batch, width=size[0], height=size[1], device=device,
+                          precision=precision)  # fmt: skip
         dist = setup_distributed(device)
         run = start_run(cfg, resume=False, dist=dist, steps_per_epoch=steps + warmup)
         images, depths = sample_batch(batch, size)
@@ -66,5 +68,27 @@ def measure(model: str, device: str = "auto", size: tuple[int, int] = (320, 240)
                 times.append(time.perf_counter() - t0)
         step = float(np.median(times))
         peak = torch.cuda.max_memory_allocated(dist.device) / 2**20 if cuda else None
-        precision = str(run.amp_dtype).removeprefix("torch.") if run.use_amp else "fp32"
-        return TrainSpeed(model, str(dist.device), precision, f"{size[0]}x{size[1]}", batch, batch / step, step * 1000, peak)
+        return TrainSpeed(model, str(dist.device), run.precision, f"{size[0]}x{size[1]}", batch, batch / step, step * 1000, peak)
+
+
+def main() -> None:
+    """``python -m train.throughput [MODEL ...] [--precision P ...]``: samples/s of each, with ratios to fp32."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("models", nargs="*", default=["effnet_lite0_unet"])
+    parser.add_argument("--precision", nargs="+", default=["fp32", "auto"])
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    for name in args.models:
+        rows = [measure(name, args.device, batch=args.batch, steps=args.steps, warmup=2, precision=p) for p in args.precision]
+        base = rows[0].samples_per_s
+        for r in rows:
+            print(json.dumps(r.as_dict() | {"x_first": round(r.samples_per_s / base, 2)}))
+
+
+if __name__ == "__main__":
+    main()

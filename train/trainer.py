@@ -244,15 +244,20 @@ class Run:
     samples_seen: int = 0
     last_save: float = field(default_factory=time.monotonic)
 
+    @property
+    def precision(self) -> str:
+        """What the steps compute in, as recorded in the weights' training header."""
+        return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.amp_dtype, "fp32") if self.use_amp else "fp32"
+
 
 def train_step(run: Run, images: torch.Tensor, depths: torch.Tensor) -> torch.Tensor:
-    """One optimizer step (mixed precision on CUDA, clipped gradients); returns the loss, not synchronised.
+    """One optimizer step (autocast at the run's precision, clipped gradients); returns the loss, not synchronised.
 
     A non-finite loss skips the update (the scaler's rule); the caller decides whether that is fatal."""
     device = run.dist.device
     images = images.to(device, non_blocking=True)
     depths = depths.to(device, non_blocking=True)
-    if device.type == "cuda":
+    if device.type == "cuda" or run.use_amp:
         images = images.contiguous(memory_format=torch.channels_last)
     with torch.autocast(device.type, dtype=run.amp_dtype, enabled=run.use_amp):
         pred = run.net(images)
@@ -335,10 +340,27 @@ def save_checkpoints(run: Run, record: dict[str, Any], summary: dict[str, Any]) 
     return improved
 
 
+def step_precision(cfg: TrainConfig, device: torch.device, bf16_cpu: bool | None = None) -> torch.dtype | None:
+    """The autocast dtype of a training step (None: fp32). On a CPU, bf16 only where its matrix units compute
+    it (AMX-BF16 or AVX-512 BF16: 2-4x the fp32 rate; emulated elsewhere, and slower); on CUDA, AMP as before."""
+    if cfg.precision == "fp32" or (device.type == "cuda" and not cfg.amp):
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if cfg.precision == "bf16" or torch.cuda.is_bf16_supported() else torch.float16
+    if bf16_cpu is None:
+        from rtdepth.runtime.cpu import has_bf16
+
+        bf16_cpu = has_bf16()
+    if cfg.precision == "bf16" and not bf16_cpu:
+        raise RtdepthError("--precision bf16: this CPU has no bf16 matrix support (amx_bf16 or avx512_bf16); use fp32")
+    return torch.bfloat16 if bf16_cpu else None
+
+
 def start_run(cfg: TrainConfig, resume: bool, dist: Dist, steps_per_epoch: int) -> Run:
     """Model, optimizer and counters, fresh or restored from the run folder's state."""
+    amp_dtype = step_precision(cfg, dist.device)
     model = build_model(cfg).to(dist.device)
-    if dist.device.type == "cuda":
+    if dist.device.type == "cuda" or amp_dtype is not None:  # channels-last: what the fast convolutions read
         model = model.to(memory_format=torch.channels_last)
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -351,9 +373,9 @@ def start_run(cfg: TrainConfig, resume: bool, dist: Dist, steps_per_epoch: int) 
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None
         )
-    use_amp = cfg.amp and dist.device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    use_amp = amp_dtype is not None
+    amp_dtype = amp_dtype or torch.float32
+    scaler = torch.amp.GradScaler(dist.device.type, enabled=use_amp and amp_dtype == torch.float16)
     loss_fn = DepthLoss(max_depth=model.max_depth, w_ssi=cfg.ssi_weight, w_match=cfg.match_weight)
     total = cfg.max_steps or cfg.epochs * steps_per_epoch
     return Run(cfg, dist, model, net, optimizer, scaler, loss_fn, meta, out, total, use_amp, amp_dtype)
@@ -400,7 +422,8 @@ def fit(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict
         started = time.perf_counter()
 
         def summary() -> dict[str, Any]:
-            return _summary(cfg, meta, started, run.samples_seen, dist, len(train_set), len(val_set), init)
+            return _summary(cfg, meta, started, run.samples_seen, dist, len(train_set), len(val_set), init,
+                            run.precision)  # fmt: skip
 
         with progress:
             while meta["epoch"] < cfg.epochs and meta["step"] < run.total_steps:
@@ -460,7 +483,8 @@ def _describe_init(init: str | None) -> str | None:
 
 
 def _summary(
-    cfg: TrainConfig, meta: dict[str, Any], started: float, seen: int, dist: Dist, n_train: int, n_val: int, init: str | None
+    cfg: TrainConfig, meta: dict[str, Any], started: float, seen: int, dist: Dist, n_train: int, n_val: int, init: str | None,
+    precision: str = "fp32",
 ) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     return {
@@ -488,4 +512,5 @@ def _summary(
         "match_weight": cfg.match_weight,
         "freeze_encoder": cfg.freeze_encoder,
         "freeze_encoder_stats": cfg.freeze_encoder_stats,
+        "precision": precision,
     }
