@@ -6,9 +6,15 @@ OpenCV window) until a name is used.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 __version__ = "0.1.0"
+
+# OpenMP threads that spin while idle fight every other process for the cores: on a busy 2-core machine eager
+# PyTorch took 703 ms a frame instead of 183 (README, speed). Idle threads sleep instead, unless the user says
+# otherwise. Set before torch is first imported (it reads the variable once).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _LAZY = {
     "create_model": "rtdepth.models",

@@ -366,9 +366,13 @@ def bench(
         e2e = [end_to_end(paths[0], factory, clip, e2e_frames, alone[label]) for label, factory in factories]
         lives = [live_latency(paths[0], factory, clip) for label, factory in factories if live]
         serves = [bench_serve(paths[0], factory, clip) for label, factory in factories if serve_cost]
+    from rtdepth.runtime.cpu import matrix_features
+
+    features = matrix_features() or ["none (fp32 and AVX2 paths)"]
     if json_out:
-        console.print_json(json.dumps(as_json(rows, e2e, lives, serves)))
+        console.print_json(json.dumps(as_json(rows, e2e, lives, serves) | {"cpu_matrix_features": features}))
         return
+    console.print(f"CPU matrix features: {', '.join(features)}")
     table = Table(
         "model",
         "backend",

@@ -24,9 +24,17 @@ class Terminated(KeyboardInterrupt):
 
 
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}  # the shell's 128 + signal number
+_received: list[int] = []  # signals seen by this process, first first: the exit code follows the first
+
+
+def note_signal(signum: int) -> None:
+    """Remember a signal, so the exit code says which one stopped the run whatever a library made of it
+    (some catch KeyboardInterrupt and raise their own)."""
+    _received.append(signum)
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
+    note_signal(signum)
     raise Terminated
 
 
@@ -57,9 +65,11 @@ def run_app(app, args: Sequence[str] | None = None, prog_name: str | None = None
     except Exit as exc:
         code = exc.exit_code
     except (Abort, KeyboardInterrupt) as exc:
-        terminated = isinstance(exc, Terminated) or isinstance(exc.__context__, Terminated)
+        terminated = _chain_has_terminated(exc) or (bool(_received) and _received[0] == signal.SIGTERM)
         code = SIGNAL_EXIT[signal.SIGTERM if terminated else signal.SIGINT]
-    if code in SIGNAL_EXIT.values():  # an interrupt that no command reported
+    if code in SIGNAL_EXIT.values():  # an interrupt that no command reported (typer may turn it into 130)
+        if _received and _received[0] == signal.SIGTERM:
+            code = SIGNAL_EXIT[signal.SIGTERM]
         print("interrupted" + (" (SIGTERM)" if code == SIGNAL_EXIT[signal.SIGTERM] else ""), file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
 
@@ -72,6 +82,15 @@ def console(stderr: bool = False):
     stream = sys.stderr if stderr else sys.stdout
     piped = not getattr(stream, "isatty", lambda: False)()
     return Console(stderr=stderr, soft_wrap=True, width=200 if piped and "COLUMNS" not in os.environ else None)
+
+
+def _chain_has_terminated(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, Terminated):
+            return True
+        exc, seen = exc.__context__ or exc.__cause__, seen + 1
+    return False
 
 
 def _error_line(message: str) -> None:

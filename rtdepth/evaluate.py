@@ -35,6 +35,7 @@ class EvalOptions:
     limit: int | None = None
     worst: int = 5
     per_image: bool = False  # also return each frame's median-scaled metrics (paired comparisons)
+    per_image_raw: bool = False  # also each frame's metric (unscaled) metrics
 
 
 def select(dataset: RGBDDataset, opts: EvalOptions) -> list[int]:
@@ -104,6 +105,8 @@ def evaluate_dataset(
     }
     if opts.per_image:
         result["per_image"] = [{"index": i, **m} for i, m in zip(scaled.ids, scaled.per_image)]
+    if opts.per_image_raw:
+        result["per_image_raw"] = [{"index": i, **m} for i, m in zip(raw.ids, raw.per_image)]
     return result
 
 

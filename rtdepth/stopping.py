@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rtdepth.errors import Terminated
+from rtdepth.errors import Terminated, note_signal
 
 
 class StopRequests(list):
@@ -38,6 +38,7 @@ def stop_requests() -> Iterator[StopRequests]:
         return
 
     def handler(signum: int, _frame: object) -> None:
+        note_signal(signum)
         if requested:
             raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         requested.append(signum)

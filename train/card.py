@@ -66,6 +66,79 @@ def paired_line(result: dict, baseline: dict, name: str) -> str:
     return f"paired vs {name}, median-scaled: {', '.join(parts)}; {counts}"
 
 
+def source_folders(spec: str) -> list[Path]:
+    """A check named by one folder: itself when it is a dataset, else each subfolder that is one (a check of
+    several sources, such as ``realcheck/``: one camera and room per subfolder)."""
+    root = Path(spec)
+    if (root / "rgb").is_dir() or (root / "pairs.txt").is_file() or (root / "rgb.txt").is_file():
+        return [root]
+    found = sorted(p for p in root.iterdir() if p.is_dir() and ((p / "rgb").is_dir() or (p / "pairs.txt").is_file()))
+    if not found:
+        raise RtdepthError(f"{root}: neither a dataset nor a folder of datasets (rgb/ + depth/ per source)")
+    return found
+
+
+def macro_bootstrap(per_source: list[np.ndarray], confidence: float = 0.9, resamples: int = 10_000, seed: int = 0
+                    ) -> tuple[float, float, float]:  # fmt: skip
+    """Macro mean over sources of per-frame values (each source weighs the same, whatever its frame count) and a
+    bootstrap interval that resamples frames within each source: a 40-frame kitchen cannot outvote the rest."""
+    rng = np.random.default_rng(seed)
+    means = np.zeros(resamples)
+    for values in per_source:
+        values = np.asarray(values, dtype=np.float64)
+        means += values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
+    means /= len(per_source)
+    tail = (1 - confidence) / 2
+    point = float(np.mean([np.mean(v) for v in per_source]))
+    return point, float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+SOURCE_HEADER = ("| source | frames | d1 (median-scaled) | abs rel (ms) | d1 (metric) | abs rel (metric) | constant d1 |\n"
+                 "|---|---|---|---|---|---|---|")  # fmt: skip
+
+
+def source_report(est: DepthEstimator, base: DepthEstimator | None, check: str) -> list[str]:
+    """Per-source rows, the macro mean over sources, and with a baseline the paired difference per source and
+    on the macro mean (90% intervals), naming the sources a candidate helps or hurts."""
+    lines, mine, theirs, names = [SOURCE_HEADER], [], [], []
+    for folder in source_folders(check):
+        opts = EvalOptions(subset="all", per_image=True, per_image_raw=True)
+        result = evaluate_dataset(est, str(folder), opts, progress=False)
+        ms, raw, floor = result["median_scaled"], result["raw"], result["constant_floor"]
+        lines.append(f"| {folder.name} | {result['samples']} | {ms['delta1']:.3f} | {ms['abs_rel']:.3f} | {raw['delta1']:.3f} | "
+                     f"{raw['abs_rel']:.3f} | {floor['delta1']:.3f} |")  # fmt: skip
+        mine.append(result)
+        names.append(folder.name)
+        if base is not None:
+            theirs.append(evaluate_dataset(base, str(folder), opts, progress=False))
+    for key, label in (("per_image", "median-scaled"), ("per_image_raw", "metric")):
+        d1 = [np.array([f["delta1"] for f in r[key]]) for r in mine]
+        rel = [np.array([f["abs_rel"] for f in r[key]]) for r in mine]
+        m1, lo1, hi1 = macro_bootstrap(d1)
+        m2, lo2, hi2 = macro_bootstrap(rel)
+        lines.append(f"macro mean over {len(mine)} sources, {label}: delta1 {m1:.3f} ({lo1:.3f} .. {hi1:.3f}), "
+                     f"abs rel {m2:.3f} ({lo2:.3f} .. {hi2:.3f})")  # fmt: skip
+    if base is not None:
+        lines += paired_sources(mine, theirs, names)
+    return lines
+
+
+def paired_sources(mine: list[dict], theirs: list[dict], names: list[str]) -> list[str]:
+    """Candidate minus baseline, frame by frame within each source, on median-scaled delta1."""
+    diffs, helps, hurts, lines = [], [], [], []
+    for r, b, name in zip(mine, theirs, names):
+        base = {f["index"]: f["delta1"] for f in b["per_image"]}
+        d = np.array([f["delta1"] - base[f["index"]] for f in r["per_image"] if f["index"] in base])
+        mean, lo, hi = paired_bootstrap(d)
+        diffs.append(d)
+        lines.append(f"paired {name}: delta1 {mean:+.3f} (90% CI {lo:+.3f} .. {hi:+.3f}), {len(d)} frames")
+        (helps if lo > 0 else hurts if hi < 0 else []).append(name)
+    mean, lo, hi = macro_bootstrap(diffs)
+    lines.append(f"paired macro mean: delta1 {mean:+.3f} (90% CI {lo:+.3f} .. {hi:+.3f}); helps {', '.join(helps) or 'none'}; "
+                 f"hurts {', '.join(hurts) or 'none'}")  # fmt: skip
+    return lines
+
+
 def figure(est: DepthEstimator, data: str, subset: str, frames: int, path: Path) -> list[int]:
     """RGB | prediction | ground truth for ``frames`` evenly spread frames; returns their indices."""
     dataset = open_dataset(data)
@@ -90,13 +163,17 @@ def card(
     against: Optional[Path] = typer.Option(
         None, "--against", help="Baseline weights: after each dataset, the per-frame paired difference with a 90% interval."
     ),
+    check: list[str] = typer.Option(
+        [], "--check", help="A real check of several sources (a folder of RGB-D folders): per source, macro mean, paired."
+    ),
 ) -> None:
     """Print the model card's rows for each dataset, and optionally a figure."""
-    if not val and not all_:
-        raise RtdepthError("name at least one dataset: --val DATA (held-out split) or --all DATA (never trained on)")
+    if not val and not all_ and not check:
+        raise RtdepthError("name at least one dataset: --val DATA (held-out split), --all DATA (never trained on) or --check DIR")
     est = DepthEstimator.from_weights(weights, backend="torch", device="cpu", flip=flip)
     base = DepthEstimator.from_weights(against, backend="torch", device="cpu", flip=flip) if against else None
-    typer.echo(HEADER)
+    if val or all_:
+        typer.echo(HEADER)
     lines = []
     for data, subset in [(d, "val") for d in val] + [(d, "all") for d in all_]:
         opts = EvalOptions(subset=subset, per_image=base is not None)
@@ -108,7 +185,11 @@ def card(
             lines.append(f"{dataset_name(data)}: {paired_line(result, baseline, against.name)}")
     for line in lines:
         typer.echo(line)
-    if figure_path is not None:
+    for folder in check:
+        typer.echo(f"\n{folder}:")
+        for line in source_report(est, base, folder):
+            typer.echo(line)
+    if figure_path is not None and (val or all_):
         data, subset = (val[0], "val") if val else (all_[0], "all")
         picks = figure(est, data, subset, frames, figure_path)
         typer.echo(f"figure: {figure_path} ({data}, frames {picks})")
