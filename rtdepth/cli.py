@@ -35,6 +35,7 @@ OnnxOutputOpt = typer.Option(
 RangeOpt = typer.Option(None, "--range", help="Fixed colour range NEAR FAR in metres (default: adaptive).")
 FlipOpt = typer.Option(True, "--flip/--no-flip", help="Average with the mirrored image's depth (better, 2x model time).")
 StreamFlipOpt = typer.Option(False, "--flip/--no-flip", help="Average with the mirrored frame's depth (better, half the rate).")
+SmoothOpt = typer.Option(True, "--smooth/--no-smooth", help="Steady depth over frames (static shots stop shimmering).")
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -191,6 +192,7 @@ def video(
     cx: Optional[float] = typer.Option(None, "--cx", help="Principal point x for --ply (default: image centre)."),
     cy: Optional[float] = typer.Option(None, "--cy", help="Principal point y for --ply (default: image centre)."),
     flip: bool = StreamFlipOpt,
+    smooth: bool = SmoothOpt,
 ) -> None:
     """Depth for every frame of a video, written as H.264 MP4 at the source fps."""
     from .stream.run import ExtraOutputs, run_video
@@ -198,8 +200,7 @@ def video(
     viz = _viz(colormap, layout, alpha, range_, legend)
     extras = ExtraOutputs(raw_dir, raw_format, ply, ply_every, (fx, fy, cx, cy))
     opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip)
-    run_video(source, output, opener,
-              viz, extras, hud, err_console)  # fmt: skip
+    run_video(source, output, opener, viz, extras, hud, err_console, smooth)
 
 
 @app.command()
@@ -224,6 +225,7 @@ def live(
     legend: bool = LegendOpt,
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
     flip: bool = StreamFlipOpt,
+    smooth: bool = SmoothOpt,
 ) -> None:
     """Live depth from a camera in a window, at frame rate."""
     from .stream.run import run_live
@@ -234,7 +236,7 @@ def live(
         raise RtdepthError("--max-frames must be at least 1")
     viz = _viz(colormap, layout, alpha, range_, legend)
     opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip)
-    run_live(source or camera or "0", opener, viz, output, window, hud, max_frames, err_console)
+    run_live(source or camera or "0", opener, viz, output, window, hud, max_frames, err_console, smooth)
 
 
 @app.command(name="eval")
@@ -326,6 +328,8 @@ def bench(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     live: bool = typer.Option(False, "--live", help="Also the live path: clip replayed at its fps as a camera."),
     serve_cost: bool = typer.Option(False, "--serve", help="Also what serving one browser viewer costs the pipeline."),
+    flicker: bool = typer.Option(False, "--flicker", help="Only the flicker measures: static noisy frames, a moving clip."),
+    flicker_frames: list[Path] = typer.Option([], "--frame", help="Frames for --flicker (default: the bundled samples)."),
     engines_dir: Optional[Path] = EnginesOpt,
 ) -> None:
     """Median/p95 latency per backend and size, the end-to-end video rate against model-only, and with
@@ -339,6 +343,8 @@ def bench(
         from .stream.sources import VideoSource
 
         VideoSource(clip).close()
+    if flicker:
+        return _bench_flicker(weights, device, flicker_frames, clip, json_out)
 
     from rich.table import Table
 
@@ -423,6 +429,36 @@ def bench(
         console.print(t4)
 
 
+def _bench_flicker(weights: Path | None, device: str, frames: list[Path], clip: Path | None, json_out: bool) -> None:
+    import json
+
+    from rich.table import Table
+
+    from engines.flicker import moving_consistency, static_flicker
+    from rtdepth.checkpoint import ASSETS
+
+    from .io import read_image
+    from .samples import sample_frames
+
+    images = [("/".join(p.parts[-3:]), read_image(p)) for p in frames]
+    images = images or [(f"sample {i}", f) for i, f in enumerate(sample_frames())]
+    est = _estimator(weights, "auto", device, None, None, None, False, streaming=True, flip=False)
+    rows = [static_flicker(est, image, name) for name, image in images]
+    moving = moving_consistency(est, clip or ASSETS / "demo.mp4")
+    if json_out:
+        console.print_json(json.dumps({"static": [r.as_dict() for r in rows], "moving": moving, "model": est.describe()}))
+        return
+    table = Table("frame", "copies", "pixel raw %", "pixel smoothed %", "scale raw %", "scale smoothed %",
+                  title=f"static shot, sigma 2 noise + JPEG 90 ({est.describe()})")  # fmt: skip
+    for r in rows:
+        table.add_row(r.source, str(r.frames), f"{r.pixel_raw_pct:.2f}", f"{r.pixel_smooth_pct:.2f}",
+                      f"{r.scale_raw_pct:.2f}", f"{r.scale_smooth_pct:.2f}")  # fmt: skip
+    console.print(table)
+    console.print(f"moving ({moving['clip']}, {moving['frames']} frames): median frame-to-frame change "
+                  f"{moving['change_raw_pct']:.2f}% raw, {moving['change_smooth_pct']:.2f}% smoothed; "
+                  f"stabiliser {moving['stabilise_ms']:.2f} ms a frame")  # fmt: skip
+
+
 @app.command()
 def serve(
     source: str = typer.Argument("0", metavar="SOURCE", help="Camera index, device path, URL, video file (looped), folder."),
@@ -447,6 +483,7 @@ def serve(
     max_upload_mb: int = typer.Option(50, "--max-upload-mb", help="Largest upload accepted."),
     max_video_seconds: float = typer.Option(60.0, "--max-video-seconds", help="Longest uploaded video accepted."),
     flip: bool = StreamFlipOpt,
+    smooth: bool = SmoothOpt,
 ) -> None:
     """Live depth in a web browser (MJPEG), with controls, snapshots and uploads; Ctrl-C stops it."""
     if not 0 < port < 65536:
@@ -457,7 +494,7 @@ def serve(
     from .serve.run import serve as run_server
 
     opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip)
-    run_server(source, opener, viz, host, port, token, max_upload_mb, max_video_seconds, err_console)
+    run_server(source, opener, viz, host, port, token, max_upload_mb, max_video_seconds, err_console, smooth)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)

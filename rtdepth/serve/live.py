@@ -18,6 +18,7 @@ from rtdepth.errors import RtdepthError
 from rtdepth.estimator import DepthEstimator
 from rtdepth.stream.pipeline import Sinks, run_stream
 from rtdepth.stream.sources import PacedFileSource, Source, open_source
+from rtdepth.stream.stabilize import TemporalStabilizer
 from rtdepth.stream.timing import RateMeter
 from rtdepth.stream.visualize import COLORMAPS, LAYOUTS, Visualizer
 
@@ -41,8 +42,9 @@ class LiveService:
     """Runs the pipeline on a thread until ``stop``; files loop, so a demo clip plays for as long as viewers watch."""
 
     def __init__(self, spec: str, estimator: DepthEstimator, viz: Visualizer, jpeg_quality: int = 80,
-                 source_factory: Callable[[str], Source] = open_live_source) -> None:  # fmt: skip
+                 source_factory: Callable[[str], Source] = open_live_source, smooth: bool = True) -> None:  # fmt: skip
         self.spec, self.estimator, self.viz, self.quality = spec, estimator, viz, jpeg_quality
+        self.smooth = smooth
         self._factory = source_factory
         self._cond = threading.Condition()
         self._latest: Published | None = None
@@ -75,7 +77,9 @@ class LiveService:
         try:
             while not self._stop.is_set():
                 with source:
-                    stats = run_stream(source, self.estimator, _LockedViz(self), Sinks(preview=self._publish), hud=True)
+                    stabilizer = TemporalStabilizer() if self.smooth else None  # a new one each pass: a loop is a cut
+                    stats = run_stream(source, self.estimator, _LockedViz(self), Sinks(preview=self._publish), hud=True,
+                                       stabilizer=stabilizer)  # fmt: skip
                 if stats.error:
                     self.error = stats.error
                     break

@@ -21,7 +21,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 def serve(source: str, open_estimator: Callable[[], DepthEstimator], viz: Visualizer, host: str = "127.0.0.1",
           port: int = 8000, token: str | None = None, max_upload_mb: int = 50, max_video_seconds: float = 60.0,
-          console: Console | None = None) -> None:  # fmt: skip
+          console: Console | None = None, smooth: bool = True) -> None:  # fmt: skip
     """Serve until Ctrl-C or SIGTERM; the camera is released and uploads removed before returning."""
     import uvicorn
 
@@ -35,7 +35,7 @@ def serve(source: str, open_estimator: Callable[[], DepthEstimator], viz: Visual
     if host not in LOCAL_HOSTS and token is None:
         token = secrets.token_urlsafe(18)  # as notebook servers do: off localhost, never without a token
         console.print(f"listening on {host}: a token was generated; open the URL below (it carries the token)")
-    service = LiveService(source, open_estimator(), viz)  # a bad source or weights fail here, before listening
+    service = LiveService(source, open_estimator(), viz, smooth=smooth)  # a bad source or weights fail here, before listening
     limits = Limits(max_upload_mb * 2**20, max_video_seconds)
     app = create_app(service, open_estimator, token, limits, hosts=allowed_hosts(host))
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))

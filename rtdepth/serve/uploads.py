@@ -24,6 +24,7 @@ from rtdepth.stream.depth_io import depth_to_mm16
 from rtdepth.stream.pipeline import Sinks, run_stream
 from rtdepth.stream.sinks import VideoSink
 from rtdepth.stream.sources import VideoSource
+from rtdepth.stream.stabilize import TemporalStabilizer
 from rtdepth.stream.visualize import Visualizer
 
 VIDEO_TYPES = {"video/mp4": ".mp4", "video/quicktime": ".mov", "video/x-matroska": ".mkv", "video/webm": ".webm",
@@ -133,7 +134,7 @@ class VideoJobs:
             with source:
                 limit = int(self.limits.max_seconds * source.fps) + 1  # streams without a frame count
                 stats = run_stream(source, self.estimator, viz, Sinks(video=VideoSink(out, source.fps, notice=lambda m: None)),
-                                   hud=False, max_frames=limit, stop=self._stop,
+                                   hud=False, max_frames=limit, stop=self._stop, stabilizer=TemporalStabilizer(),
                                    on_frame=lambda s, fps: setattr(job, "done", s.frames))  # fmt: skip
             if self._stop.is_set():
                 raise RtdepthError("stopped with the server")

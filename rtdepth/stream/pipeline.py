@@ -24,6 +24,7 @@ from rtdepth.runtime.preprocess import to_bgr8
 from rtdepth.stopping import stop_requests
 from rtdepth.stream.sinks import PointCloudSink, RawDepthSink, VideoSink, WindowSink
 from rtdepth.stream.sources import Frame, Source
+from rtdepth.stream.stabilize import TemporalStabilizer
 from rtdepth.stream.timing import RateMeter, StageTimer
 from rtdepth.stream.visualize import Visualizer, draw_hud
 
@@ -133,9 +134,10 @@ def run_stream(
     max_frames: int | None = None,
     on_frame: Callable[[RunStats, float], None] | None = None,
     stop: threading.Event | None = None,
+    stabilizer: TemporalStabilizer | None = None,
 ) -> RunStats:
     """Process frames until the source ends, a key quits, ``max_frames``, Ctrl-C, or ``stop`` is set (by
-    another thread: the server stopping a job)."""
+    another thread: the server stopping a job). ``stabilizer`` steadies depth over frames (its own stage)."""
     timer, meter, stats = StageTimer(), RateMeter(), RunStats()
     asked = stop or threading.Event()
     stop = threading.Event()
@@ -164,6 +166,9 @@ def run_stream(
                 t0 = time.perf_counter()
                 depth = estimator.predict(frame.image)
                 timer.add("model", time.perf_counter() - t0)
+                if stabilizer is not None:
+                    with timer.time("stabilise"):
+                        depth = stabilizer(frame.image, depth)
                 fps = meter.tick()
                 image = None if deferred else finish(frame, depth, fps)
                 if sinks.window is not None:

@@ -21,6 +21,7 @@ from rtdepth.io import VIDEO_SUFFIXES, check_output, check_output_dir, output_lo
 from rtdepth.stream.pipeline import RunStats, Sinks, run_stream
 from rtdepth.stream.sinks import PointCloudSink, RawDepthSink, VideoSink, WindowSink, display_available
 from rtdepth.stream.sources import open_source
+from rtdepth.stream.stabilize import TemporalStabilizer
 from rtdepth.stream.visualize import Visualizer
 
 
@@ -74,6 +75,7 @@ def run_video(
     extras: ExtraOutputs | None = None,
     hud: bool = False,
     console: Console | None = None,
+    smooth: bool = True,
 ) -> RunStats:
     """Every frame of a file (or stream) to an H.264 MP4 at the source fps, with a progress bar."""
     console = console or Console(stderr=True)
@@ -91,7 +93,7 @@ def run_video(
                    TimeRemainingColumn())  # fmt: skip
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task("video", total=source.frame_count, fps=0.0)
-            stats = run_stream(source, estimator, viz, sinks, hud=hud,
+            stats = run_stream(source, estimator, viz, sinks, hud=hud, stabilizer=TemporalStabilizer() if smooth else None,
                                on_frame=lambda s, fps: progress.update(task, completed=s.frames, fps=fps))  # fmt: skip
     _finish(stats, f"{output}", console)
     return stats
@@ -106,6 +108,7 @@ def run_live(
     hud: bool | None = None,
     max_frames: int | None = None,
     console: Console | None = None,
+    smooth: bool = True,
 ) -> RunStats:
     """A camera (or any source) in a window, optionally recorded; headless with ``window=False``."""
     console = console or Console(stderr=True)
@@ -130,7 +133,8 @@ def run_live(
             def report(s: RunStats, fps: float) -> None:
                 status.update(f"live: {s.frames} frames, {fps:.1f} FPS ({estimator.describe()})")
 
-            stats = run_stream(source, estimator, viz, sinks, hud=hud, max_frames=max_frames, on_frame=report)
+            stats = run_stream(source, estimator, viz, sinks, hud=hud, max_frames=max_frames, on_frame=report,
+                               stabilizer=TemporalStabilizer() if smooth else None)  # fmt: skip
     _finish(stats, str(record) if record else None, console)
     return stats
 
