@@ -37,6 +37,7 @@ class WeightsInfo:
     depth_range: tuple[float, float] = (0.1, 10.0)
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    camera: dict[str, Any] = field(default_factory=dict)  # {"canonical_fx_ratio": r}: trained in canonical camera space
 
     def to_json(self) -> str:
         d = self.__dict__ | {
@@ -58,6 +59,7 @@ class WeightsInfo:
             depth_range=tuple(d.get("depth_range", (0.1, 10.0))),
             training=d.get("training", {}),
             metrics=d.get("metrics", {}),
+            camera=d.get("camera", {}),
         )
 
 

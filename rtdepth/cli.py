@@ -35,6 +35,8 @@ OnnxOutputOpt = typer.Option(
 RangeOpt = typer.Option(None, "--range", help="Fixed colour range NEAR FAR in metres (default: adaptive).")
 FlipOpt = typer.Option(True, "--flip/--no-flip", help="Average with the mirrored image's depth (better, 2x model time).")
 StreamFlipOpt = typer.Option(False, "--flip/--no-flip", help="Average with the mirrored frame's depth (better, half the rate).")
+FxOpt = typer.Option(None, "--fx", help="Camera focal length in pixels at the input's size (default: EXIF or 0.82 x width).")
+FovOpt = typer.Option(None, "--fov", help="The camera's horizontal field of view in degrees (instead of --fx).")
 SmoothOpt = typer.Option(True, "--smooth/--no-smooth", help="Steady depth over frames (static shots stop shimmering).")
 
 
@@ -51,7 +53,7 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 
 def _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output=None, streaming=False,
-               flip=True):  # fmt: skip
+               flip=True, fx=None, fov=None):  # fmt: skip
     """Open the model through one plan; on the CLI what the plan lacks is made first (said in one line), never
     silently, unless --no-build."""
     from .checkpoint import resolve_weights
@@ -64,7 +66,7 @@ def _estimator(weights, backend, device, precision, size, engines_dir, no_build,
     path = resolve_weights(weights)
     if path.suffix in (".onnx", ".engine"):
         be, info = open_backend(path, backend, device, precision, wh, onnx_output, not streaming, engines_dir)
-        return DepthEstimator(be, info, wh, flip)
+        return DepthEstimator(be, info, wh, flip, fx, fov)
     from .checkpoint import read_info
 
     read_info(path)  # a missing or foreign weights file: one line before anything is planned
@@ -75,7 +77,7 @@ def _estimator(weights, backend, device, precision, size, engines_dir, no_build,
 
         chosen = make_missing(chosen, err_console.print)
     be, info = open_plan(chosen)
-    return DepthEstimator(be, info, wh, flip)
+    return DepthEstimator(be, info, wh, flip, fx, fov)
 
 
 def _version(value: bool) -> None:
@@ -123,14 +125,18 @@ def image(
     range_: Optional[tuple[float, float]] = RangeOpt,
     legend: bool = LegendOpt,
     flip: bool = FlipOpt,
+    fx: Optional[float] = FxOpt,
+    fov: Optional[float] = FovOpt,
 ) -> None:
     """Depth for one image: a colour-mapped picture and, optionally, raw metric depth."""
     from .jobs import depth_for_image
 
     viz = _viz(colormap, layout, alpha, range_, legend)  # options checked before the model loads
-    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, flip=flip)
-    depth = depth_for_image(source, output, raw, viz, opener)
-    console.print(f"wrote {output} ({depth.shape[1]}x{depth.shape[0]}, depth {depth.min():.2f}..{depth.max():.2f} m)")
+    _check_camera(fx, fov)
+    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, flip=flip,
+                     fx=fx, fov=fov)  # fmt: skip
+    depth, camera = depth_for_image(source, output, raw, viz, opener)
+    console.print(f"wrote {output} ({depth.shape[1]}x{depth.shape[0]}, depth {depth.min():.2f}..{depth.max():.2f} m; {camera})")
 
 
 @app.command()
@@ -157,6 +163,13 @@ def export(
     diff = export_and_verify(path, output, verify)
     note = f", ONNX Runtime vs PyTorch max |diff| {diff:.2e} m" if diff is not None else ""
     console.print(f"wrote {output}{note}")
+
+
+def _check_camera(fx: float | None, fov: float | None) -> None:
+    """--fx / --fov checked before the model loads (one line for 0, negative, NaN or a FOV outside 10..170)."""
+    from .camera import camera_for
+
+    camera_for(64, 48, fx, fov)
 
 
 def _viz(colormap: str, layout: str, alpha: float, range_: tuple[float, float] | None, legend: bool = False):
@@ -187,7 +200,8 @@ def video(
     raw_format: str = typer.Option("png", "--raw-format", help="png (16-bit mm) or npy (float32 m)."),
     ply: Optional[Path] = typer.Option(None, "--ply", help="Also write point clouds (PLY) into this folder."),
     ply_every: int = typer.Option(1, "--ply-every", help="Write a point cloud every N frames."),
-    fx: Optional[float] = typer.Option(None, "--fx", help="Focal length x in pixels for --ply (default: 60 degree FOV)."),
+    fx: Optional[float] = FxOpt,
+    fov: Optional[float] = FovOpt,
     fy: Optional[float] = typer.Option(None, "--fy", help="Focal length y in pixels for --ply (default: fx)."),
     cx: Optional[float] = typer.Option(None, "--cx", help="Principal point x for --ply (default: image centre)."),
     cy: Optional[float] = typer.Option(None, "--cy", help="Principal point y for --ply (default: image centre)."),
@@ -198,8 +212,9 @@ def video(
     from .stream.run import ExtraOutputs, run_video
 
     viz = _viz(colormap, layout, alpha, range_, legend)
-    extras = ExtraOutputs(raw_dir, raw_format, ply, ply_every, (fx, fy, cx, cy))
-    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip)
+    extras = ExtraOutputs(raw_dir, raw_format, ply, ply_every, (fx, fy, cx, cy), fov)
+    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip,
+                     fx, fov)  # fmt: skip
     run_video(source, output, opener, viz, extras, hud, err_console, smooth)
 
 
@@ -226,6 +241,8 @@ def live(
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
     flip: bool = StreamFlipOpt,
     smooth: bool = SmoothOpt,
+    fx: Optional[float] = FxOpt,
+    fov: Optional[float] = FovOpt,
 ) -> None:
     """Live depth from a camera in a window, at frame rate."""
     from .stream.run import run_live
@@ -235,7 +252,9 @@ def live(
     if max_frames is not None and max_frames < 1:
         raise RtdepthError("--max-frames must be at least 1")
     viz = _viz(colormap, layout, alpha, range_, legend)
-    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip)
+    _check_camera(fx, fov)
+    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip,
+                     fx, fov)  # fmt: skip
     run_live(source or camera or "0", opener, viz, output, window, hud, max_frames, err_console, smooth)
 
 
@@ -260,6 +279,8 @@ def evaluate(
     no_build: bool = NoBuildOpt,
     onnx_output: Optional[str] = OnnxOutputOpt,
     flip: bool = FlipOpt,
+    fx: Optional[float] = FxOpt,
+    fov: Optional[float] = FovOpt,
 ) -> None:
     """Metrics of a model on a dataset: delta1..3, abs rel, RMSE, log10, raw and median-scaled."""
     import json
@@ -274,7 +295,9 @@ def evaluate(
 
         check_output_dir(output, (data,))  # never into the dataset it reads (its depth is the truth)
     dataset = open_dataset(data)  # a bad spec fails before the model loads
-    estimator = _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output, flip=flip)
+    _check_camera(fx, fov)
+    estimator = _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output, flip=flip, fx=fx,
+                           fov=fov)  # fmt: skip
     opts = EvalOptions(subset, split, max_depth=max_depth, eigen_crop=eigen_crop, save_dir=output, limit=limit)
     result = evaluate_dataset(estimator, dataset, opts, progress=not json_out)
     if json_out:
@@ -484,6 +507,8 @@ def serve(
     max_video_seconds: float = typer.Option(60.0, "--max-video-seconds", help="Longest uploaded video accepted."),
     flip: bool = StreamFlipOpt,
     smooth: bool = SmoothOpt,
+    fx: Optional[float] = FxOpt,
+    fov: Optional[float] = FovOpt,
 ) -> None:
     """Live depth in a web browser (MJPEG), with controls, snapshots and uploads; Ctrl-C stops it."""
     if not 0 < port < 65536:
@@ -493,7 +518,9 @@ def serve(
     viz = _viz(colormap, layout, alpha, range_, legend)
     from .serve.run import serve as run_server
 
-    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip)
+    _check_camera(fx, fov)
+    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip,
+                     fx, fov)  # fmt: skip
     run_server(source, opener, viz, host, port, token, max_upload_mb, max_video_seconds, err_console, smooth)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rtdepth.camera import Intrinsics, camera_for
 from rtdepth.checkpoint import WeightsInfo
 from rtdepth.runtime.backends import Backend
 from rtdepth.runtime.preprocess import inference_size, resize_depth, resize_rgb, to_rgb8
@@ -31,12 +32,27 @@ class DepthEstimator:
     averages each prediction with the mirrored frame's (twice the model time).
     """
 
-    def __init__(self, backend: Backend, info: WeightsInfo, size: tuple[int, int] | None = None, flip: bool = True) -> None:
+    def __init__(self, backend: Backend, info: WeightsInfo, size: tuple[int, int] | None = None, flip: bool = True,
+                 fx: float | None = None, fov: float | None = None) -> None:  # fmt: skip
         self._backend = backend
         self.info = info
         self.size = tuple(size) if size else tuple(info.input_size)
         self.flip = flip
         self.timer = StageTimer()
+        self.fx, self.fov = fx, fov  # the camera, when the caller knows it: fx in pixels of the frame, or its FOV
+        if fx is not None or fov is not None:
+            camera_for(64, 48, fx, fov)  # bad values fail here, in one line
+
+    @property
+    def canonical(self) -> float | None:
+        """The focal length (as a fraction of the width) of the canonical camera these weights predict for;
+        None for weights that predict metres directly."""
+        ratio = self.info.camera.get("canonical_fx_ratio") if self.info.camera else None
+        return float(ratio) if ratio else None
+
+    def camera_for(self, width: int, height: int, camera: Intrinsics | None = None) -> Intrinsics:
+        """The camera of a frame: the one given, else the estimator's --fx / --fov, else the documented default."""
+        return camera or camera_for(width, height, self.fx, self.fov) or Intrinsics.default(width, height)
 
     @classmethod
     def from_weights(
@@ -50,20 +66,23 @@ class DepthEstimator:
         busy_wait: bool = True,
         flip: bool = True,
         engines_dir: str | Path | None = None,
+        fx: float | None = None,
+        fov: float | None = None,
     ) -> DepthEstimator:
         """Open weights (None: the bundled default) on the chosen backend and device; ``onnx_output``
         (metres or inverse) is needed only for a third-party ONNX file; ``flip=False`` for frame rate;
-        ``engines_dir`` is the engine cache to look in (default: ``$RTDEPTH_ENGINES`` or the user cache)."""
+        ``engines_dir`` is the engine cache to look in (default: ``$RTDEPTH_ENGINES`` or the user cache);
+        ``fx`` (pixels of the frame) or ``fov`` (horizontal degrees) name the camera when known."""
         from rtdepth.runtime.open import open_backend
 
         folder = Path(engines_dir) if engines_dir is not None else None
         be, info = open_backend(weights, backend, device, precision, size, onnx_output, busy_wait, folder)
-        return cls(be, info, size, flip)
+        return cls(be, info, size, flip, fx, fov)
 
     def with_flip(self, flip: bool) -> DepthEstimator:
         """The same model (backend shared, nothing reloaded) with flip averaging on or off: a server
         streams without it and answers still images with it."""
-        return self if flip == self.flip else DepthEstimator(self._backend, self.info, self.size, flip)
+        return self if flip == self.flip else DepthEstimator(self._backend, self.info, self.size, flip, self.fx, self.fov)
 
     @property
     def backend_name(self) -> str:
@@ -102,14 +121,21 @@ class DepthEstimator:
         with self.timer.time("finish"):
             return [resize_depth(d, wh) for d, wh in zip(depth, frame_sizes)]
 
-    def predict(self, frame: np.ndarray, color: str = "bgr") -> np.ndarray:
-        """One frame -> H x W float32 depth in metres, at the frame's size."""
-        return self.predict_batch([frame], color)[0]
+    def predict(self, frame: np.ndarray, color: str = "bgr", camera: Intrinsics | None = None) -> np.ndarray:
+        """One frame -> H x W float32 depth in metres, at the frame's size; ``camera`` (its intrinsics) turns
+        a canonical-camera model's output into metres (else the estimator's --fx / --fov or the default)."""
+        return self.predict_batch([frame], color, camera)[0]
 
-    def predict_batch(self, frames: Sequence[np.ndarray], color: str = "bgr") -> list[np.ndarray]:
+    def predict_batch(self, frames: Sequence[np.ndarray], color: str = "bgr",
+                      camera: Intrinsics | None = None) -> list[np.ndarray]:  # fmt: skip
         """Frames of one size -> depth maps at that size."""
         depth = self.infer(self.prepare(frames, color))
-        return self.finish(depth, [(f.shape[1], f.shape[0]) for f in frames])
+        out = self.finish(depth, [(f.shape[1], f.shape[0]) for f in frames])
+        if self.canonical is not None:  # canonical camera -> this camera: depth scales with the focal length
+            h, w = frames[0].shape[:2]
+            scale = np.float32(self.camera_for(w, h, camera).fx_ratio / self.canonical)
+            out = [d * scale for d in out]
+        return out
 
     def describe(self) -> str:
         """Short label for HUDs and logs."""

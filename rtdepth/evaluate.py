@@ -86,7 +86,7 @@ def evaluate_dataset(
             if requested:
                 break
             sample = dataset[i]
-            pred = estimator.predict(sample.rgb, color="rgb")
+            pred = estimator.predict(sample.rgb, color="rgb", camera=sample.camera)  # the dataset's camera when known
             kw = {"max_depth": opts.max_depth, "eigen_crop": opts.eigen_crop}
             raw.add(compute_metrics(pred, sample.depth, **kw), i)
             scaled.add(compute_metrics(pred, sample.depth, median_scaling=True, **kw), i)

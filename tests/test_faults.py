@@ -271,7 +271,7 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_writes(tmp_p
     assert frame_count(out) == 200 and not partials(out)
 
 
-def test_training_data_without_valid_depth_is_refused_before_any_step(tmp_path, tum_dir):
+def test_training_data_without_valid_depth_is_refused_before_any_step(tmp_path, tum_dir, tiny_weights):
     ds = tmp_path / "zeros"
     (ds / "rgb").mkdir(parents=True)
     (ds / "depth").mkdir()
@@ -282,8 +282,8 @@ def test_training_data_without_valid_depth_is_refused_before_any_step(tmp_path, 
     code, _, err = run_cli("train", "-c", cfg)
     assert code == 2 and "no valid depth" in err and str(ds) in err, err
     assert not (tmp_path / "run" / "last.safetensors").exists()
-    code, _, err = run_cli("eval", "--data", ds, "-w", Path(__file__).parent / "data" / "missing.safetensors")
-    assert code == 2 and "object at 0x" not in err
+    code, _, err = run_cli("eval", "--data", ds, "-w", tiny_weights)
+    assert code == 2 and "object at 0x" not in err and str(ds) in err and "no valid ground-truth" in err, err
 
 
 def test_an_epoch_whose_validation_yields_no_metrics_still_saves_weights_and_state(tmp_path, tum_dir, monkeypatch):
@@ -376,9 +376,10 @@ def test_resume_with_a_damaged_state_header_is_one_line(tmp_path, tum_dir):
         assert code == 2 and "damaged training state" in err and len(error_lines(err)) == 1, err
 
 
-def test_error_lines_carry_no_terminal_escapes_when_piped(tmp_path):
-    r = subprocess.run(rtdepth_cmd("image", tmp_path / "missing.jpg", "-o", tmp_path / "o.png"), capture_output=True, text=True)
-    assert r.returncode == 2 and "\x1b[" not in r.stderr and "missing.jpg" in r.stderr
+def test_piped_output_has_no_terminal_escapes_and_no_wrapped_paths(tmp_path):
+    deep = tmp_path / ("a-rather-long-folder-name-" * 4) / "missing.jpg"
+    r = subprocess.run(rtdepth_cmd("image", deep, "-o", tmp_path / "o.png"), capture_output=True, text=True)
+    assert r.returncode == 2 and "\x1b[" not in r.stderr and str(deep) in r.stderr and len(r.stderr.splitlines()) == 1
 
 
 def test_sigterm_during_export_exits_143_and_leaves_no_file(tmp_path):

@@ -6,7 +6,7 @@ invalid (0) one. Randomness comes from a generator the caller seeds, so runs are
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -40,7 +40,7 @@ def resize_pair(sample: Sample, size: tuple[int, int]) -> Sample:
     shrink = w < sample.rgb.shape[1]
     rgb = cv2.resize(sample.rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     depth = cv2.resize(sample.depth, (w, h), interpolation=cv2.INTER_NEAREST)
-    return Sample(rgb, depth)
+    return Sample(rgb, depth, sample.camera.scaled(w, h) if sample.camera else None)
 
 
 def scale_crop(sample: Sample, zoom: float, rng: np.random.Generator, scale_depth: bool) -> Sample:
@@ -51,9 +51,12 @@ def scale_crop(sample: Sample, zoom: float, rng: np.random.Generator, scale_dept
     depth = cv2.resize(sample.depth, (zw, zh), interpolation=cv2.INTER_NEAREST)
     x0, y0 = int(rng.integers(0, zw - w + 1)), int(rng.integers(0, zh - h + 1))
     rgb, depth = rgb[y0 : y0 + h, x0 : x0 + w], depth[y0 : y0 + h, x0 : x0 + w]
-    if scale_depth:
+    camera = sample.camera.scaled(zw, zh).cropped(x0, y0, w, h) if sample.camera else None  # a longer lens
+    if scale_depth:  # as if the camera walked closer instead: the focal length stays (same canonical depth)
         depth = depth / zoom
-    return Sample(np.ascontiguousarray(rgb), np.ascontiguousarray(depth))
+        if camera is not None:
+            camera = replace(camera, fx=camera.fx / zoom, fy=camera.fy / zoom)
+    return Sample(np.ascontiguousarray(rgb), np.ascontiguousarray(depth), camera)
 
 
 def jitter_colour(rgb: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
@@ -74,10 +77,11 @@ def jitter_colour(rgb: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator)
 
 def augment(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator) -> Sample:
     """Apply the configured paired augmentations to one sample."""
-    rgb, depth = sample.rgb, sample.depth
+    rgb, depth, camera = sample.rgb, sample.depth, sample.camera
     if cfg.flip and rng.random() < cfg.flip:
         rgb, depth = rgb[:, ::-1], depth[:, ::-1]
-    sample = Sample(np.ascontiguousarray(rgb), np.ascontiguousarray(depth))
+        camera = camera.mirrored() if camera else None
+    sample = Sample(np.ascontiguousarray(rgb), np.ascontiguousarray(depth), camera)
     if cfg.scale_prob and rng.random() < cfg.scale_prob:
         sample = scale_crop(sample, float(rng.uniform(*cfg.scale)), rng, cfg.scale_depth)
-    return Sample(jitter_colour(sample.rgb, cfg, rng), sample.depth)
+    return Sample(jitter_colour(sample.rgb, cfg, rng), sample.depth, sample.camera)

@@ -11,11 +11,13 @@ import csv
 import io
 import logging
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from rtdepth.camera import NYU_640, Intrinsics, tum_intrinsics
 from rtdepth.data.sample import Sample
 from rtdepth.errors import RtdepthError
 
@@ -44,12 +46,15 @@ class PairListDataset:
 
     sequential = True  # folders and TUM recordings are video: neighbouring frames are near duplicates
 
-    def __init__(self, pairs: list[tuple[Path, Path]], depth_scale: float, name: str = "") -> None:
+    def __init__(self, pairs: list[tuple[Path, Path]], depth_scale: float, name: str = "",
+                 cameras: Callable[[int], Intrinsics | None] | None = None) -> None:  # fmt: skip
+        """``cameras(index)`` gives a frame's intrinsics at any size (scaled to the image as read)."""
         if not pairs:
             raise RtdepthError(f"{name or 'dataset'}: no RGB-D pairs found")
         self.pairs = pairs
         self.depth_scale = depth_scale
         self.name = name
+        self.cameras = cameras
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -57,7 +62,10 @@ class PairListDataset:
     def __getitem__(self, index: int) -> Sample:
         rgb_path, depth_path = self.pairs[index]
         rgb = read_rgb(rgb_path)
-        return Sample(rgb, _read_depth_png(depth_path, self.depth_scale, rgb.shape[:2]))
+        camera = self.cameras(index) if self.cameras is not None else None
+        if camera is not None and (camera.width, camera.height) != (rgb.shape[1], rgb.shape[0]):
+            camera = camera.scaled(rgb.shape[1], rgb.shape[0])
+        return Sample(rgb, _read_depth_png(depth_path, self.depth_scale, rgb.shape[:2]), camera)
 
 
 def folder_dataset(root: str | Path, depth_scale: float = 1000.0) -> PairListDataset:
@@ -90,7 +98,53 @@ def folder_dataset(root: str | Path, depth_scale: float = 1000.0) -> PairListDat
             )
     else:
         raise RtdepthError(f"{root}: expected pairs.txt, rgb/ + depth/, or TUM rgb.txt + depth.txt")
-    return PairListDataset(pairs, depth_scale, str(root))
+    return PairListDataset(pairs, depth_scale, str(root), folder_cameras(root, pairs))
+
+
+def folder_cameras(root: Path, pairs: list[tuple[Path, Path]]) -> Callable[[int], Intrinsics | None] | None:
+    """Where a folder's intrinsics come from: ``camera.json`` beside ``rgb/``; rendered rooms' ``meta/``
+    (each view's field of view); a TUM sequence known by its name; else unknown (None)."""
+    if (root / "camera.json").is_file():
+        camera = Intrinsics.from_json(root / "camera.json")
+        return lambda index: camera
+    if (root / "meta").is_dir():
+        return _rendered_cameras(root, pairs)
+    known = tum_intrinsics(root.name)
+    if known is not None:
+        tum = Intrinsics(*known, 640, 480)
+        return lambda index: tum
+    return None
+
+
+def _rendered_cameras(root: Path, pairs: list[tuple[Path, Path]]) -> Callable[[int], Intrinsics | None]:
+    """Rendered rooms: ``meta/RRRRR.json`` lists each view's horizontal field of view (exact)."""
+    import json
+
+    fovs: dict[str, float] = {}
+    for meta in sorted((root / "meta").glob("*.json")):
+        try:
+            fovs |= {v["name"]: float(v["fov"]) for v in json.loads(meta.read_text()).get("views", [])}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+
+    def camera(index: int) -> Intrinsics | None:
+        fov = fovs.get(pairs[index][0].stem)
+        if fov is None:
+            return None
+        h, w = _image_shape(pairs[index][0])
+        return Intrinsics.from_fov(fov, w, h)
+
+    return camera
+
+
+def _image_shape(path: Path) -> tuple[int, int]:
+    from rtdepth.imageinfo import image_size
+
+    size = image_size(path.read_bytes()[:65536])
+    if size is None:
+        img = cv2.imread(str(path))
+        return img.shape[:2]
+    return size[1], size[0]
 
 
 def _tum_list(path: Path) -> list[tuple[float, str]]:
@@ -125,7 +179,9 @@ def tum_dataset(root: str | Path, max_dt: float = 0.02) -> PairListDataset:
         j = int(np.argmin(np.abs(stamps - t)))
         if abs(stamps[j] - t) < max_dt:
             pairs.append((root / name, root / depth[j][1]))
-    return PairListDataset(pairs, 5000.0, str(root))
+    known = tum_intrinsics(root.name)
+    camera = Intrinsics(*known, 640, 480) if known else None
+    return PairListDataset(pairs, 5000.0, str(root), (lambda index: camera) if camera else None)
 
 
 class NYULabeledDataset:
@@ -157,7 +213,7 @@ class NYULabeledDataset:
         i = self.indices[index]
         rgb = np.ascontiguousarray(np.asarray(self._images[i]).transpose(2, 1, 0))
         depth = np.ascontiguousarray(np.asarray(self._depths[i], dtype=np.float32).T)
-        return Sample(rgb.astype(np.uint8), depth)
+        return Sample(rgb.astype(np.uint8), depth, Intrinsics(*NYU_640, 640, 480).scaled(rgb.shape[1], rgb.shape[0]))
 
 
 class DenseDepthCSVDataset:
@@ -212,4 +268,5 @@ class DenseDepthCSVDataset:
         if raw.ndim == 3:
             raw = raw[..., 0]
         depth = raw.astype(np.float32) * (10.0 / 255.0) if raw.dtype == np.uint8 else raw.astype(np.float32) / 1000.0
-        return Sample(cv2.cvtColor(rgb, cv2.COLOR_BGR2RGB), depth)
+        camera = Intrinsics(*NYU_640, 640, 480).scaled(rgb.shape[1], rgb.shape[0])  # NYU Depth V2's Kinect
+        return Sample(cv2.cvtColor(rgb, cv2.COLOR_BGR2RGB), depth, camera)

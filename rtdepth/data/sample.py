@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rtdepth.camera import Intrinsics
 
 
 @dataclass
@@ -14,6 +17,7 @@ class Sample:
 
     rgb: np.ndarray  # H x W x 3 uint8, RGB order
     depth: np.ndarray  # H x W float32 metres, 0 = invalid
+    camera: Intrinsics | None = None  # at this sample's size; None when the reader does not know it
 
 
 class RGBDDataset(Protocol):

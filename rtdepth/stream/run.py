@@ -34,6 +34,7 @@ class ExtraOutputs:
     ply_dir: Path | None = None
     ply_every: int = 1
     intrinsics: tuple[float | None, float | None, float | None, float | None] = (None, None, None, None)
+    fov: float | None = None  # horizontal degrees, instead of fx
 
     def check(self, inputs: tuple[str | Path | None, ...]) -> None:
         """Before any work: the folders can be written, hold no input, and the intrinsics make sense."""
@@ -47,12 +48,16 @@ class ExtraOutputs:
                 raise RtdepthError(f"{name} {value}: must be a finite{' positive' if name in ('--fx', '--fy') else ''} number")
         if self.ply_every < 1:
             raise RtdepthError("--ply-every must be at least 1")
+        if self.fov is not None:
+            from rtdepth.camera import camera_for
+
+            camera_for(64, 48, self.intrinsics[0], self.fov)
 
     def open(self, sinks: Sinks) -> None:
         if self.raw_dir is not None:
             sinks.raw = RawDepthSink(self.raw_dir, self.raw_format)
         if self.ply_dir is not None:
-            sinks.ply = PointCloudSink(self.ply_dir, self.ply_every, self.intrinsics)
+            sinks.ply = PointCloudSink(self.ply_dir, self.ply_every, self.intrinsics, fov=self.fov)
 
 
 class StreamFailed(RtdepthError):

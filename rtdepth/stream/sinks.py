@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rtdepth.camera import Intrinsics, camera_for
 from rtdepth.errors import RtdepthError
 from rtdepth.io import atomic_write_bytes, check_writable, partial_path
 from rtdepth.stream.depth_io import save_depth
@@ -211,13 +212,14 @@ class RawDepthSink:
 class PointCloudSink:
     """Binary PLY point clouds (x, y, z in metres, colour) every ``every`` frames.
 
-    Intrinsics are in pixels of the frame; when not given, a Kinect-like field of view is assumed
-    (fx = fy = 0.82 * width, principal point at the centre).
+    Intrinsics are in pixels of the frame (or ``fov``, horizontal degrees); when not given, the documented
+    default camera (``rtdepth.camera.DEFAULT_FX_RATIO``, principal point at the centre).
     """
 
     def __init__(self, folder: str | Path, every: int = 1, intrinsics: tuple[float | None, ...] = (None,) * 4,
-                 stride: int = 2) -> None:  # fmt: skip
+                 stride: int = 2, fov: float | None = None) -> None:  # fmt: skip
         self.folder, self.every, self.intrinsics, self.stride = Path(folder), max(1, every), intrinsics, stride
+        self.fov = fov
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -229,7 +231,7 @@ class PointCloudSink:
             return
         h, w = depth.shape
         fx, fy, cx, cy = self.intrinsics
-        fx = fx or 0.82 * w
+        fx = fx or (camera_for(w, h, None, self.fov) or Intrinsics.default(w, h)).fx
         fy, cx, cy = fy or fx, cx if cx is not None else (w - 1) / 2, cy if cy is not None else (h - 1) / 2
         s = self.stride
         v, u = np.mgrid[0:h:s, 0:w:s]
