@@ -21,14 +21,12 @@ from rtdepth.data import open_dataset
 from rtdepth.data.readers import read_rgb
 from rtdepth.data.splits import spread_evenly
 from rtdepth.errors import RtdepthError
-from rtdepth.io import VIDEO_SUFFIXES, output_lock, remove_stale_temporaries
+from rtdepth.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, output_lock, remove_stale_temporaries
 from rtdepth.metrics import MetricAccumulator, compute_metrics
 from rtdepth.runtime import cache
 from rtdepth.runtime.preprocess import resize_rgb
 
 from .export import ensure_onnx
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 @dataclass

@@ -267,7 +267,9 @@ def evaluate(
         None, "--split", help="Split for --subset: auto, blocks or random (default: the weights' own)."
     ),
     eigen_crop: bool = typer.Option(False, "--eigen-crop", help="Evaluate inside the Eigen crop (NYU)."),
-    max_depth: float = typer.Option(10.0, "--max-depth", help="Ignore ground truth beyond this (m)."),
+    max_depth: Optional[float] = typer.Option(
+        None, "--max-depth", help="Ignore ground truth beyond this (m; default: the far end of the weights' depth range)."
+    ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", "--save-dir", help="Write RGB | prediction | truth PNGs here."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate at most N samples."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -298,6 +300,7 @@ def evaluate(
     _check_camera(fx, fov)
     estimator = _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output, flip=flip, fx=fx,
                            fov=fov)  # fmt: skip
+    max_depth = max_depth if max_depth is not None else float(estimator.info.depth_range[1])
     opts = EvalOptions(subset, split, max_depth=max_depth, eigen_crop=eigen_crop, save_dir=output, limit=limit)
     result = evaluate_dataset(estimator, dataset, opts, progress=not json_out)
     if json_out:

@@ -257,7 +257,10 @@ def test_camera_keeps_only_the_newest_frame(real_frame):
     cap = FakeCapture([real_frame], delay=0.002)
     src = LiveSource(0, capture_factory=lambda: cap)
     first = src.read()
-    time.sleep(0.2)  # a slow consumer: the reader keeps going meanwhile
+    reads = cap.i
+    deadline = time.monotonic() + 10
+    while cap.i < reads + 10 and time.monotonic() < deadline:  # a slow consumer: the reader keeps going meanwhile
+        time.sleep(0.01)
     second = src.read()
     src.close()
     assert src.fps == 15.0

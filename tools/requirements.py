@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import re
-import sys
 from pathlib import Path
 
 import tomllib
@@ -97,7 +96,3 @@ def read_names(items: list[str]) -> list[str]:
             if line and not line.startswith("-"):
                 names.append(re.split(r"[\s=<>!~;@\[]", line, maxsplit=1)[0])
     return names
-
-
-def python_tag() -> str:
-    return f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 
 from rtdepth.errors import RtdepthError
+from rtdepth.io import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 DEFAULT_FPS = 30.0
 
 
