@@ -259,11 +259,13 @@ def test_a_side_output_that_fails_at_frame_0_leaves_the_previous_video(tmp_path,
     assert out.read_bytes() == before and not partials(out)
 
 
-def test_a_second_run_on_the_same_output_is_refused_while_the_first_writes(tmp_path, long_clip, tiny_weights):
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_writes(tmp_path, long_clip):
+    from rtdepth.checkpoint import DEFAULT_WEIGHTS
+
     out = tmp_path / "same.mp4"
-    first = video_run(long_clip, out, tiny_weights)
+    first = video_run(long_clip, out, DEFAULT_WEIGHTS)  # the real model: long enough for a second run to start
     wait_for(lambda: big_partial(out))
-    second = subprocess.run(rtdepth_cmd("video", long_clip, "-o", out, "-w", tiny_weights, "-b", "torch"),
+    second = subprocess.run(rtdepth_cmd("video", long_clip, "-o", out, "-w", DEFAULT_WEIGHTS, "-b", "torch"),
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert second.returncode == 2 and "another rtdepth run" in second.stderr and "Traceback" not in second.stderr
     _, err = first.communicate(timeout=180)
