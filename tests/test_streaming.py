@@ -346,31 +346,48 @@ def test_video_source_reads_every_frame_in_order(real_clip):
     assert idx == list(range(6)) and src.fps == 10.0 and src.error is None
 
 
+SIGNALLED_RUN = """
+import os, signal, sys, time
+import cv2
+from rtdepth.estimator import DepthEstimator
+from rtdepth.stream.pipeline import Sinks, run_stream
+from rtdepth.stream.sinks import VideoSink
+from rtdepth.stream.sources import Frame, Source
+from rtdepth.stream.visualize import Visualizer
+
+sig, frame_path, weights, out = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+real_frame = cv2.imread(frame_path)
+
+
+class SignalledCamera(Source):
+    live, reads = True, 0
+
+    def read(self):
+        self.reads += 1
+        if self.reads == 3:
+            os.kill(os.getpid(), sig)
+        return Frame(real_frame, self.reads - 1, time.perf_counter())
+
+
+before = signal.getsignal(sig)
+estimator = DepthEstimator.from_weights(weights, backend="torch", flip=False)
+stats = run_stream(SignalledCamera(), estimator, Visualizer(), Sinks(video=VideoSink(out, 10.0)), hud=False)
+print(stats.interrupted, stats.terminated, stats.frames, signal.getsignal(sig) is before)
+"""
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_mid_frame_finishes_that_frame_then_stops(tmp_path, real_frame, tiny_weights, sig):
-    from rtdepth.estimator import DepthEstimator
-    from rtdepth.stream.pipeline import Sinks, run_stream
-    from rtdepth.stream.sinks import VideoSink
-    from rtdepth.stream.sources import Frame, Source
-
-    class SignalledCamera(Source):
-        """A camera that is sent ``sig`` while its third frame is being captured."""
-
-        live, reads = True, 0
-
-        def read(self):
-            self.reads += 1
-            if self.reads == 3:
-                os.kill(os.getpid(), sig)
-            return Frame(real_frame, self.reads - 1, time.perf_counter())
-
-    before = signal.getsignal(sig)
-    estimator = DepthEstimator.from_weights(tiny_weights, backend="torch", flip=False)
+def test_a_signal_mid_frame_finishes_that_frame_then_stops(tmp_path, tum_dir, tiny_weights, sig):
+    """A camera that is sent ``sig`` while its third frame is being captured (in a process of its own: the
+    signal goes to the whole process)."""
     out = tmp_path / "o.mp4"
-    stats = run_stream(SignalledCamera(), estimator, Visualizer(), Sinks(video=VideoSink(out, 10.0)), hud=False)
-    assert stats.interrupted and stats.terminated == (sig == signal.SIGTERM)
-    assert stats.frames == 3 and probe(out)[1] == 3  # the frame in hand was finished and written, no more
-    assert signal.getsignal(sig) is before  # the run's own handler is gone
+    args = [str(int(sig)), str(tum_rgb(tum_dir, 2)), str(tiny_weights), str(out)]
+    r = subprocess.run([sys.executable, "-c", SIGNALLED_RUN, *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    interrupted, terminated, frames, restored = r.stdout.split()
+    assert interrupted == "True" and terminated == str(sig == signal.SIGTERM)
+    assert frames == "3" and probe(out)[1] == 3  # the frame in hand was finished and written, no more
+    assert restored == "True"  # the run's own handler is gone
 
 
 def test_video_files_carry_no_hud_unless_asked(tmp_path, real_clip, tiny_weights):
