@@ -17,8 +17,9 @@ BF16_LIMIT = 0.005
 
 
 def gate_bf16(weights: Path | None, engines_dir: Path | None = None, notice: Callable[[str], None] | None = None,
-              frames_from: Path = BUNDLED_CALIBRATION, limit: float = BF16_LIMIT) -> dict:  # fmt: skip
-    """Measure bf16 against fp32 (OpenVINO both) on the held-out part of ``frames_from``; record the verdict."""
+              frames_from: Path = BUNDLED_CALIBRATION, limit: float = BF16_LIMIT, low: str = "bf16") -> dict:  # fmt: skip
+    """Measure bf16 against fp32 (OpenVINO both) on the held-out part of ``frames_from``; record the verdict.
+    (``low`` is the precision judged: bf16; tests on CPUs without bf16 units judge fp32 against itself.)"""
     from rtdepth.runtime.openvino import OpenVinoBackend
 
     from .quantize import calibration_frames
@@ -29,7 +30,7 @@ def gate_bf16(weights: Path | None, engines_dir: Path | None = None, notice: Cal
         notice(f"checking bf16 against fp32 on held-out frames of {frames_from.name} once (accuracy gate)")
     judge = calibration_frames(frames_from, tuple(read_info(weights).input_size), n_calib=1, n_eval=16).judge
     fp32 = OpenVinoBackend(onnx, "fp32", cache.openvino_dir(onnx))
-    bf16 = OpenVinoBackend(onnx, "bf16", cache.openvino_dir(onnx))
+    bf16 = OpenVinoBackend(onnx, low, cache.openvino_dir(onnx))
     ref, low = MetricAccumulator(), MetricAccumulator()
     for rgb, _ in judge:
         d32 = fp32.infer(rgb[None])[0]

@@ -110,14 +110,12 @@ def test_the_cli_prepares_openvino_and_runs_it(tmp_path, tiny_weights, tum_dir):
 def test_the_bf16_gate_measures_and_records_a_verdict(tmp_path, tiny_weights):
     pytest.importorskip("openvino", reason="OpenVINO not installed (pip install openvino)")
     from engines.openvino import gate_bf16
-    from rtdepth.runtime import openvino as ov_runtime
+    from rtdepth.runtime.cpu import has_bf16
 
-    # On a CPU without bf16 units OpenVINO computes the bf16 request in fp32; the gate's arithmetic is the same.
-    original = ov_runtime.has_bf16
-    ov_runtime.has_bf16 = lambda flags=None: True
-    try:
-        verdict = gate_bf16(tiny_weights, tmp_path)
-    finally:
-        ov_runtime.has_bf16 = original
+    # On a CPU without bf16 units bf16 is never compiled (the plan refuses it); the gate then judges fp32
+    # against itself, which must pass with no drop: the same arithmetic and the same record.
+    low = "bf16" if has_bf16() else "fp32"
+    verdict = gate_bf16(tiny_weights, tmp_path, low=low)
     assert verdict["frames"] == 16 and verdict["limit"] == 0.005 and verdict["passed"] == (verdict["drop"] <= 0.005)
+    assert low == "bf16" or (verdict["drop"] == 0 and verdict["passed"])
     assert cache.read_gate(tiny_weights, "openvino-bf16", tmp_path) == verdict
