@@ -438,3 +438,14 @@ def test_a_complete_variable_frame_rate_file_is_not_called_truncated(tmp_path, t
     code, _, err = run_cli("video", clip, "-o", tmp_path / "o.mp4", "-w", tiny_weights, "-b", "torch")
     assert code == 0, err
     assert frame_count(tmp_path / "o.mp4") == 60
+    from rtdepth.estimator import DepthEstimator
+    from rtdepth.serve.uploads import Limits, VideoJobs
+    from rtdepth.stream.visualize import Visualizer
+
+    jobs = VideoJobs(DepthEstimator.from_weights(tiny_weights, "torch", "cpu", flip=False), Limits(max_seconds=60))
+    try:  # serve judges its length by the container's duration (3 s), not a frame-count estimate
+        job = jobs.submit(clip.read_bytes(), "video/x-matroska", Visualizer())
+        job.thread.join(timeout=60)
+        assert job.state == "done" and job.done == 60, job
+    finally:
+        jobs.close()

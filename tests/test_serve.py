@@ -340,8 +340,14 @@ def test_a_token_off_localhost_is_generated_and_unsafe_tokens_refused(real_clip,
     for bad in ("has space", "semi;colon", "ümlaut"):
         code, _, err = run_cli("serve", real_clip, "-w", tiny_weights, "--token", bad)
         assert code == 2 and "--token" in err, err
-    from rtdepth.serve.guard import allowed_hosts, host_name
+    from rtdepth.serve.guard import TOKEN_PATTERN, allowed_hosts, host_name
+    from rtdepth.serve.run import access_token
 
+    said = []
+    generated = access_token("0.0.0.0", None, said.append)
+    assert generated and TOKEN_PATTERN.fullmatch(generated) and len(generated) >= 20 and "generated" in said[0]
+    assert access_token("0.0.0.0", None, said.append) != generated  # random each start
+    assert access_token("127.0.0.1", None) is None and access_token("127.0.0.1", "s3cret") == "s3cret"
     assert allowed_hosts("0.0.0.0") == () and "127.0.0.1" in allowed_hosts("127.0.0.1")
     assert "192.0.2.7" in allowed_hosts("192.0.2.7") and host_name("[::1]:8000") == "::1"
 

@@ -30,11 +30,7 @@ def serve(source: str, open_estimator: Callable[[], DepthEstimator], viz: Visual
     from .uploads import Limits
 
     console = console or Console(stderr=True)
-    if token is not None and not TOKEN_PATTERN.fullmatch(token):
-        raise RtdepthError("--token may use letters, digits and . _ ~ - only (1-256 characters)")
-    if host not in LOCAL_HOSTS and token is None:
-        token = secrets.token_urlsafe(18)  # as notebook servers do: off localhost, never without a token
-        console.print(f"listening on {host}: a token was generated; open the URL below (it carries the token)")
+    token = access_token(host, token, console.print)
     service = LiveService(source, open_estimator(), viz, smooth=smooth)  # a bad source or weights fail here, before listening
     limits = Limits(max_upload_mb * 2**20, max_video_seconds)
     app = create_app(service, open_estimator, token, limits, hosts=allowed_hosts(host))
@@ -52,6 +48,17 @@ def serve(source: str, open_estimator: Callable[[], DepthEstimator], viz: Visual
         console.print(f"[yellow]pipeline stopped early: {service.error}[/]")
     how = {signal.SIGINT: " (Ctrl-C)", signal.SIGTERM: " (SIGTERM)"}.get(server.stopped_by, "")
     console.print(f"stopped{how}: camera released, uploads removed")
+
+
+def access_token(host: str, token: str | None, say=print) -> str | None:
+    """The token requests must carry: the one given (letters, digits and ``._~-``), or off localhost a random
+    one (as notebook servers do), said once; None on localhost without ``--token``."""
+    if token is not None and not TOKEN_PATTERN.fullmatch(token):
+        raise RtdepthError("--token may use letters, digits and . _ ~ - only (1-256 characters)")
+    if host not in LOCAL_HOSTS and token is None:
+        token = secrets.token_urlsafe(18)
+        say(f"listening on {host}: a token was generated; open the URL below (it carries the token)")
+    return token
 
 
 def _make_server_class():
