@@ -26,6 +26,9 @@ EXTRA = {  # options that are not config values
 }
 
 
+METAVARS = {str: "TEXT", int: "INTEGER", float: "NUMBER"}  # lists (datasets) show as DATA
+
+
 def _default_text(f) -> str:
     value = f.default if f.default is not MISSING else None
     said = "default" in f.metadata["help"]
@@ -51,7 +54,8 @@ def config_options() -> list[inspect.Parameter]:
         flag, base = "--" + f.name.replace("_", "-"), _base(hints[f.name])
         names = (f"{flag}/--no-{flag[2:]}",) if base is bool else (flag, *f.metadata.get("flags", ()))
         annotation = list[str] if get_origin(base) is list else Optional[base]
-        default = typer.Option(None, *names, help=f.metadata["help"] + _default_text(f))
+        metavar = None if base is bool else METAVARS.get(base, "DATA")
+        default = typer.Option(None, *names, metavar=metavar, help=f.metadata["help"] + _default_text(f))
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
     for name, (annotation, default) in EXTRA.items():
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
