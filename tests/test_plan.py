@@ -72,15 +72,23 @@ def test_explicit_choices_and_their_one_line_refusals(weights, tmp_path):
     assert plan(spec(weights, tmp_path, backend="openvino", precision="fp32"), AMX).missing == ("onnx",)
 
 
-def test_openvino_runs_the_export_like_onnx_runtime_and_rebuilds_a_damaged_cache(tmp_path, tiny_weights, tum_dir):
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, tiny_weights):
+    """One export of the tiny weights for this module's OpenVINO tests (an export costs seconds)."""
     pytest.importorskip("openvino", reason="OpenVINO not installed (pip install openvino)")
+    from engines.export import ensure_onnx
+
+    folder = tmp_path_factory.mktemp("ov-cache")
+    return folder, ensure_onnx(tiny_weights, folder)
+
+
+def test_openvino_runs_the_export_like_onnx_runtime_and_rebuilds_a_damaged_cache(exported, tum_dir):
     import cv2
 
-    from engines.export import ensure_onnx
     from rtdepth.runtime.backends import OnnxRuntimeBackend
     from rtdepth.runtime.openvino import OpenVinoBackend
 
-    onnx = ensure_onnx(tiny_weights, tmp_path)
+    onnx = exported[1]
     frames = np.stack([cv2.cvtColor(cv2.imread(str(tum_rgb(tum_dir, i))), cv2.COLOR_BGR2RGB) for i in range(2)])
     reference = OnnxRuntimeBackend(onnx).infer(frames)
     blobs = cache.openvino_dir(onnx)
@@ -107,15 +115,15 @@ def test_the_cli_prepares_openvino_and_runs_it(tmp_path, tiny_weights, tum_dir):
     assert list((tmp_path / "cache").glob("*-fp32.onnx"))
 
 
-def test_the_bf16_gate_measures_and_records_a_verdict(tmp_path, tiny_weights):
-    pytest.importorskip("openvino", reason="OpenVINO not installed (pip install openvino)")
+def test_the_bf16_gate_measures_and_records_a_verdict(exported, tiny_weights):
     from engines.openvino import gate_bf16
     from rtdepth.runtime.cpu import has_bf16
 
     # On a CPU without bf16 units bf16 is never compiled (the plan refuses it); the gate then judges fp32
     # against itself, which must pass with no drop: the same arithmetic and the same record.
     low = "bf16" if has_bf16() else "fp32"
-    verdict = gate_bf16(tiny_weights, tmp_path, low=low)
+    folder = exported[0]  # the export is there already: the gate measures, it does not export again
+    verdict = gate_bf16(tiny_weights, folder, low=low)
     assert verdict["frames"] == 16 and verdict["limit"] == 0.005 and verdict["passed"] == (verdict["drop"] <= 0.005)
     assert low == "bf16" or (verdict["drop"] == 0 and verdict["passed"])
-    assert cache.read_gate(tiny_weights, "openvino-bf16", tmp_path) == verdict
+    assert cache.read_gate(tiny_weights, "openvino-bf16", folder) == verdict
