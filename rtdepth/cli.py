@@ -54,29 +54,18 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 def _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output=None, streaming=False,
                flip=True, fx=None, fov=None):  # fmt: skip
-    """Open the model through one plan; on the CLI what the plan lacks is made first (said in one line), never
+    """Open the model through the one plan; on the CLI what the plan lacks is made first (said in one line), never
     silently, unless --no-build."""
-    from .checkpoint import resolve_weights
     from .estimator import DepthEstimator
-    from .runtime.backends import resolve_device
-    from .runtime.open import open_backend, open_plan
-    from .runtime.plan import OpenSpec, plan
+    from .runtime.open import open_backend
 
     wh = parse_size(size)
-    path = resolve_weights(weights)
-    if path.suffix in (".onnx", ".engine"):
-        be, info = open_backend(path, backend, device, precision, wh, onnx_output, not streaming, engines_dir)
-        return DepthEstimator(be, info, wh, flip, fx, fov)
-    from .checkpoint import read_info
-
-    read_info(path)  # a missing or foreign weights file: one line before anything is planned
-    spec = OpenSpec(path, backend, resolve_device(device), precision, wh, engines_dir, streaming, may_build=not no_build)
-    chosen = plan(spec)
-    if chosen.missing and not no_build:
+    prepare = None
+    if not no_build:
         from engines.prepare import make_missing
 
-        chosen = make_missing(chosen, err_console.print)
-    be, info = open_plan(chosen)
+        prepare = partial(make_missing, notice=err_console.print)
+    be, info = open_backend(weights, backend, device, precision, wh, onnx_output, not streaming, engines_dir, prepare)
     return DepthEstimator(be, info, wh, flip, fx, fov)
 
 

@@ -30,6 +30,10 @@ MAX_IMAGE_PIXELS = 8192 * 8192  # 64 Mpx: larger frames are refused from their h
 PARTIAL_MARK = ".rtdepth-partial-"
 
 
+class NotAnImage(RtdepthError):
+    """Bytes no image decoder reads (a server answers 415 for these, 400 for other refusals)."""
+
+
 def read_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Decode any image OpenCV reads (8/16-bit, grey, alpha), unchanged, upright by its EXIF orientation;
     a clear error otherwise. The size is read from the header first, so a huge claimed size costs nothing."""
@@ -45,7 +49,7 @@ def read_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarr
     try:
         return decode_image(data, max_pixels)
     except RtdepthError as exc:
-        raise RtdepthError(f"{path}: {exc}") from exc
+        raise type(exc)(f"{path}: {exc}") from exc
 
 
 def decode_image(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
@@ -60,7 +64,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     except cv2.error:
         image = None
     if image is None:
-        raise RtdepthError("not an image OpenCV can decode")
+        raise NotAnImage("not an image OpenCV can decode")
     return apply_orientation(image, exif_orientation(data))
 
 

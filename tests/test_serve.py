@@ -143,6 +143,21 @@ def test_token_is_required_on_every_request(service, tiny_weights):
         assert client.get("/api/stats").status_code == 200  # the cookie the page set
 
 
+def _first_answer(proc, request, timeout: float, patience: float = 180.0) -> bytes | None:
+    """The body of the first answer a starting ``rtdepth serve`` gives to ``request()`` (a new request each try),
+    or None when it exits or ``patience`` runs out (start-up imports torch: slow on a busy machine)."""
+    import urllib.request
+
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(request(), timeout=timeout) as r:
+                return r.read()
+        except OSError:
+            time.sleep(0.3)
+    return None
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -198,13 +213,7 @@ def test_serve_command_stops_cleanly_on_sigterm(real_clip, tiny_weights):
     proc = subprocess.Popen([sys.executable, "-m", "rtdepth", "serve", str(real_clip), "-w", str(tiny_weights), "-b", "torch",
                              "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        deadline, stats = time.monotonic() + 180, None  # start-up imports torch: slow on a busy machine
-        while stats is None and time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/stats", timeout=2) as r:
-                    stats = r.read()
-            except OSError:
-                time.sleep(0.3)
+        stats = _first_answer(proc, lambda: urllib.request.Request(f"http://127.0.0.1:{port}/api/stats"), timeout=2)
         assert stats is not None and b'"running":true' in stats
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
@@ -366,16 +375,9 @@ def test_sigterm_while_an_uploaded_video_is_processed_exits_0(tmp_path, tum_dir,
                              "--port", str(port), "--max-video-seconds", "30"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        base, job = f"http://127.0.0.1:{port}", None
-        deadline = time.monotonic() + 180
-        while job is None and time.monotonic() < deadline and proc.poll() is None:
-            try:
-                req = urllib.request.Request(f"{base}/api/depth/video", data=clip.read_bytes(), method="POST",
-                                             headers={"Content-Type": "video/mp4"})  # fmt: skip
-                with urllib.request.urlopen(req, timeout=30) as r:
-                    job = r.read()
-            except OSError:
-                time.sleep(0.3)
+        upload = lambda: urllib.request.Request(f"http://127.0.0.1:{port}/api/depth/video", data=clip.read_bytes(),  # noqa: E731
+                                                method="POST", headers={"Content-Type": "video/mp4"})  # fmt: skip
+        job = _first_answer(proc, upload, timeout=30)
         assert job is not None and b'"running"' in job
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)

@@ -74,8 +74,9 @@ def train(**options: Any) -> None:
     typer.echo(json.dumps(summary))
 
 
-train.__signature__ = inspect.Signature(config_options())
-train.__annotations__ = {p.name: p.annotation for p in config_options()}
+_OPTIONS = config_options()
+train.__signature__ = inspect.Signature(_OPTIONS)
+train.__annotations__ = {p.name: p.annotation for p in _OPTIONS}
 app.command()(train)
 
 

@@ -7,6 +7,7 @@ the one cache in ``rtdepth.runtime.cache``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from rtdepth.checkpoint import WeightsInfo, file_sha256, load_model, read_info, resolve_weights
@@ -25,18 +26,24 @@ def open_backend(
     onnx_output: str | None = None,
     busy_wait: bool = True,
     engines_dir: Path | None = None,
+    prepare: Callable[[Plan], Plan] | None = None,
 ) -> tuple[Backend, WeightsInfo]:
     """Open ``backend`` for ``weights`` (None: bundled default); ``weights`` may be ``.onnx`` or ``.engine``.
 
     ``onnx_output`` names what a third-party ONNX file outputs (metres or inverse); rtdepth's own say so.
     ``busy_wait=False`` suits pipelines that run other threads beside the model. Nothing is built here:
-    what the plan lacks is one clear line saying which command makes it."""
+    ``prepare`` (the CLI's, from ``engines/``) makes what the plan lacks; without it, what is missing is one
+    clear line saying which command makes it."""
     path = resolve_weights(weights)
     if path.suffix in (".engine", ".onnx"):
         return _open_file(path, backend, device, precision, onnx_output, busy_wait)
     read_info(path)  # a missing or foreign file fails here, in one line, before any choice is made
-    spec = OpenSpec(path, backend, resolve_device(device), precision, size, engines_dir, streaming=not busy_wait)
-    return open_plan(plan(spec))
+    spec = OpenSpec(path, backend, resolve_device(device), precision, size, engines_dir, streaming=not busy_wait,
+                    may_build=prepare is not None)  # fmt: skip
+    chosen = plan(spec)
+    if chosen.missing and prepare is not None:
+        chosen = prepare(chosen)
+    return open_plan(chosen)
 
 
 def open_plan(chosen: Plan) -> tuple[Backend, WeightsInfo]:

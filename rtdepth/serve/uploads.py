@@ -18,7 +18,7 @@ import numpy as np
 
 from rtdepth.errors import RtdepthError
 from rtdepth.estimator import DepthEstimator
-from rtdepth.io import MAX_IMAGE_PIXELS, decode_image
+from rtdepth.io import MAX_IMAGE_PIXELS, NotAnImage, decode_image
 from rtdepth.runtime.preprocess import to_bgr8
 from rtdepth.stream.depth_io import depth_to_mm16
 from rtdepth.stream.pipeline import Sinks, run_stream
@@ -71,8 +71,10 @@ def image_depth(data: bytes, estimator: DepthEstimator, viz: Visualizer, limits:
     """Colour PNG and 16-bit depth PNG for an uploaded image."""
     try:
         frame = decode_image(data, limits.max_pixels)  # the size is read from the header before decoding
+    except NotAnImage as exc:
+        raise NotDecodable(str(exc)) from exc
     except RtdepthError as exc:
-        raise (NotDecodable if "decode" in str(exc) else UploadError)(str(exc)) from exc
+        raise UploadError(str(exc)) from exc
     depth = estimator.predict(frame)
     return png(viz.render(to_bgr8(frame), depth)), depth_png16(depth)
 

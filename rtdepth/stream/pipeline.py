@@ -140,8 +140,8 @@ def run_stream(
     another thread: the server stopping a job). ``stabilizer`` steadies depth over frames (its own stage)."""
     timer, meter, stats = StageTimer(), RateMeter(), RunStats()
     asked = stop or threading.Event()
-    stop = threading.Event()
-    frames_in = None if source.live else _prefetch(source, timer, stop)
+    decoder_done = threading.Event()  # tells the prefetching decoder to stop when the loop ends
+    frames_in = None if source.live else _prefetch(source, timer, decoder_done)
     label = estimator.describe()
 
     def finish(frame: Frame, depth: np.ndarray, fps: float) -> np.ndarray:
@@ -192,7 +192,7 @@ def run_stream(
         except KeyboardInterrupt as exc:  # a second Ctrl-C, or a thread where signals stay exceptions
             requested.append(signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
         finally:
-            stop.set()
+            decoder_done.set()
             writer.queue.put(_END)
             writer.join()
             sinks.close()
