@@ -447,3 +447,42 @@ def test_training_precision_follows_the_cpu_and_bf16_steps_learn(tmp_path):
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
     assert any(not torch.equal(a, b) for a, b in zip(before, run.model.parameters()))
     assert all(p.dtype == torch.float32 for p in run.model.parameters())  # master weights stay fp32
+
+
+def test_canonical_camera_training_scales_targets_by_the_lens_and_records_the_space(tmp_path, tum_dir):
+    from dataclasses import replace
+
+    from rtdepth.camera import Intrinsics
+    from rtdepth.data import open_dataset
+    from train.average import average_weights
+    from train.data import DepthTrainingSet
+
+    base = open_dataset(str(tum_dir))
+    sample = base[0]
+    assert sample.camera is not None and abs(sample.camera.fx_ratio - 517.3 / 640) < 1e-3  # TUM's Kinect, by name
+    metric = DepthTrainingSet(base, [0], (64, 48))[0][1]
+    canonical = DepthTrainingSet(base, [0], (64, 48), canonical_fx=0.4)[0][1]
+    # A lens twice as long as 0.4 x width makes things look twice as near: canonical depth is half.
+    torch.testing.assert_close(canonical, metric * (0.4 / sample.camera.fx_ratio))
+
+    class Unknown:  # a reader that does not know its camera: the documented default (0.82) is assumed
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, i):
+            return replace(sample, camera=None)
+
+    torch.testing.assert_close(DepthTrainingSet(Unknown(), [0], (64, 48), canonical_fx=0.82)[0][1], metric)
+    assert Intrinsics.default(64, 48).fx_ratio == 0.82
+
+    cfg = tiny_config(tmp_path / "can", data=[str(tum_dir)], epochs=1, split="blocks", canonical_fx=0.9)
+    fit(cfg)
+    weights = Path(cfg.out) / "last.safetensors"
+    assert read_info(weights).camera == {"canonical_fx_ratio": 0.9}
+    resumed = TrainConfig.resolve({"init": str(weights), "out": str(tmp_path / "next")})
+    assert resumed.canonical_fx == 0.9  # fine-tuning stays in the space the weights predict
+    with pytest.raises(RtdepthError, match="canonical_fx"):
+        tiny_config(tmp_path, canonical_fx=0.0).check()
+    metric_weights = save_weights(create_model("unet", width=4), tmp_path / "m.safetensors", WeightsInfo("unet", {"width": 4}))
+    with pytest.raises(RtdepthError, match="camera space"):
+        average_weights([weights, metric_weights])

@@ -29,6 +29,8 @@ def average_weights(paths: list[Path]) -> tuple[DepthNet, WeightsInfo]:
     for path, (_, other) in zip(paths[1:], loaded[1:]):
         if (other.model, other.kwargs) != (info.model, info.kwargs):
             raise RtdepthError(f"{path}: {other.model} {other.kwargs} cannot be averaged with {info.model} {info.kwargs}")
+        if other.camera != info.camera:  # canonical-camera and metric outputs mean different depths
+            raise RtdepthError(f"{path}: camera space {other.camera or 'metric'} differs from {info.camera or 'metric'}")
     states = [m.state_dict() for m, _ in loaded]
     mean = {
         k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else v

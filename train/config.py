@@ -53,6 +53,10 @@ class TrainConfig:
     clip_grad: float = option(1.0, "Gradient norm clip (0: off).")
     ssi_weight: float = option(0.0, "Weight of a scale-and-shift-invariant disparity term beside the paper's loss (0: off).")
     match_weight: float = option(0.0, "Weight of multi-scale gradient matching on the aligned disparity (MiDaS; 0: off).")
+    canonical_fx: float | None = option(None, "Train in canonical camera space: depth as a camera whose focal length is "
+                                        "this fraction of the image width would see it (e.g. 0.82), so the same picture "
+                                        "means one depth whatever the lens; the weights record it and scale their output "
+                                        "by the true focal length. Frames of unknown camera count as the default (0.82).")  # fmt: skip
     freeze_encoder: bool = option(False, "Train the decoder only (encoder weights and statistics kept).")
     freeze_encoder_stats: bool = option(False, "Keep the encoder's BatchNorm statistics (its weights still train).")
     seed: int = option(0, "Seed of the split, the sampling order and augmentation.")
@@ -107,6 +111,8 @@ class TrainConfig:
 
             start = read_info(resolve_weights(flags["init"]))
             flags |= {"model": start.model, "model_kwargs": start.kwargs}
+            if start.camera.get("canonical_fx_ratio") and flags.get("canonical_fx") is None:  # it predicts that space
+                flags["canonical_fx"] = float(start.camera["canonical_fx_ratio"])
         out = flags.get("out")
         if resume and config is None and out and (Path(out) / "config.yaml").is_file():
             config = Path(out) / "config.yaml"
@@ -147,6 +153,7 @@ class TrainConfig:
             ("save_every", self.save_every >= 0, "0 or more minutes"), ("ssi_weight", self.ssi_weight >= 0, "0 or more"),
             ("match_weight", self.match_weight >= 0, "0 or more"),
             ("split", self.split in ("auto", "random", "blocks"), "auto, random or blocks"),
+            ("canonical_fx", self.canonical_fx is None or 0.2 <= self.canonical_fx <= 3.0, "0.2..3.0 (fx / width)"),
             ("precision", self.precision in ("auto", "fp32", "bf16"), "auto, fp32 or bf16"),
         ]  # fmt: skip
         for key, ok, rule in limits:

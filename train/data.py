@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from rtdepth.camera import DEFAULT_FX_RATIO
 from rtdepth.data import RGBDDataset, Sample
 from rtdepth.errors import RtdepthError
 from train.augment import AugmentConfig, augment, resize_pair
@@ -28,11 +29,12 @@ class DepthTrainingSet(Dataset):
         aug: AugmentConfig | None = None,
         seed: int = 0,
         cache: bool = False,
+        canonical_fx: float | None = None,
     ) -> None:
         if not indices:
             raise RtdepthError("empty split: no samples to train or validate on")
         self.base, self.indices, self.size = base, list(indices), size
-        self.aug, self.seed = aug, seed
+        self.aug, self.seed, self.canonical_fx = aug, seed, canonical_fx
         self._cache: dict[int, Sample] | None = {} if cache else None
 
     def __len__(self) -> int:
@@ -54,7 +56,17 @@ class DepthTrainingSet(Dataset):
             sample = augment(sample, self.aug, np.random.default_rng((self.seed, epoch, i)))
         image = torch.from_numpy(np.ascontiguousarray(sample.rgb)).permute(2, 0, 1).float().div_(255)
         depth = torch.from_numpy(np.ascontiguousarray(sample.depth, dtype=np.float32))[None]
+        if self.canonical_fx is not None:
+            depth.mul_(canonical_scale(sample, self.canonical_fx))
         return image, depth
+
+
+def canonical_scale(sample: Sample, canonical_fx: float) -> float:
+    """Metres -> canonical depth: what a camera of focal length ``canonical_fx`` x width would see, where
+    the sample's camera sees this (a longer lens makes things look nearer, so canonical depth is smaller).
+    A sample of unknown camera counts as the documented default camera."""
+    ratio = sample.camera.fx_ratio if sample.camera is not None else DEFAULT_FX_RATIO
+    return canonical_fx / ratio
 
 
 class EpochSampler(Sampler[tuple[int, int]]):

@@ -93,8 +93,9 @@ def build_datasets(cfg: TrainConfig) -> tuple[DepthTrainingSet, DepthTrainingSet
         offset += len(base)
     joined = ConcatDataset(bases) if len(bases) > 1 else bases[0]
     aug = AugmentConfig() if cfg.augment else None
-    train = DepthTrainingSet(joined, train_idx, cfg.size, aug, cfg.seed, cfg.cache)
-    val = DepthTrainingSet(joined, val_idx or train_idx[-1:], cfg.size, None, cfg.seed, cfg.cache)
+    train = DepthTrainingSet(joined, train_idx, cfg.size, aug, cfg.seed, cfg.cache, cfg.canonical_fx)
+    # Validation in the same space: delta and abs rel are ratios, so they read as in metres.
+    val = DepthTrainingSet(joined, val_idx or train_idx[-1:], cfg.size, None, cfg.seed, cfg.cache, cfg.canonical_fx)
     return train, val
 
 
@@ -221,7 +222,8 @@ def validate(model: torch.nn.Module, dataset: DepthTrainingSet, device: torch.de
 def _export_weights(paths: list[Path], model: DepthNet, cfg: TrainConfig, summary: dict[str, Any],
                     metrics: dict[str, float]) -> None:  # fmt: skip
     kwargs = dict(cfg.model_kwargs)
-    info = WeightsInfo(cfg.model, kwargs, cfg.size, (model.min_depth, model.max_depth), summary, metrics)
+    camera = {"canonical_fx_ratio": cfg.canonical_fx} if cfg.canonical_fx is not None else {}
+    info = WeightsInfo(cfg.model, kwargs, cfg.size, (model.min_depth, model.max_depth), summary, metrics, camera)
     save_weights(model, paths[0], info, copies=paths[1:])
 
 
