@@ -12,32 +12,23 @@ from rtdepth import __version__
 from rtdepth.errors import RtdepthError
 from rtdepth.errors import console as make_console
 
+from .cli_options import (
+    DeviceOpt,
+    EnginesOpt,
+    FlipOpt,
+    HudOpt,
+    LiveHudOpt,
+    RuntimeOptions,
+    SmoothOpt,
+    StreamFlipOpt,
+    ViewOptions,
+    WeightsOpt,
+    grouped,
+)
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Real-time monocular depth.", pretty_exceptions_enable=False)
 console = make_console()
 err_console = make_console(stderr=True)
-
-WeightsOpt = typer.Option(None, "--weights", "-w", help="Weights (.safetensors), .onnx or .engine; default: bundled weights.")
-BackendOpt = typer.Option("auto", "--backend", "-b", help="auto, torch, onnxruntime, openvino or tensorrt.")
-DeviceOpt = typer.Option("auto", "--device", help="auto, cpu or cuda.")
-PrecisionOpt = typer.Option(None, "--precision", "-p", help="fp32, fp16, bf16 or int8 (default: the backend's best).")
-SizeOpt = typer.Option(None, "--size", help="Inference size WxH (default: the model's training size).")
-EnginesOpt = typer.Option(None, "--engines-dir", help="Engine cache folder (default: $RTDEPTH_ENGINES or the user cache).")
-NoBuildOpt = typer.Option(False, "--no-build", help="Never export or build an engine; use only cached ones.")
-ColormapOpt = typer.Option("turbo", "--colormap", help="turbo, inferno, magma, viridis, plasma, gray.")
-LayoutOpt = typer.Option("overlay", "--layout", help="overlay, side-by-side or depth.")
-AlphaOpt = typer.Option(0.6, "--alpha", help="Depth opacity for the overlay layout.")
-HudOpt = typer.Option(False, "--hud/--no-hud", help="Burn FPS, latency, backend and model into the file.")
-LiveHudOpt = typer.Option(None, "--hud/--no-hud", help="Draw FPS, latency, backend and model (default: in a window only).")
-LegendOpt = typer.Option(False, "--legend", help="Add a colour bar in metres (what each colour means).")
-OnnxOutputOpt = typer.Option(
-    None, "--onnx-output", help="What a third-party ONNX file outputs: metres, or inverse (relative inverse depth)."
-)
-RangeOpt = typer.Option(None, "--range", help="Fixed colour range NEAR FAR in metres (default: adaptive).")
-FlipOpt = typer.Option(True, "--flip/--no-flip", help="Average with the mirrored image's depth (better, 2x model time).")
-StreamFlipOpt = typer.Option(False, "--flip/--no-flip", help="Average with the mirrored frame's depth (better, half the rate).")
-FxOpt = typer.Option(None, "--fx", help="Camera focal length in pixels at the input's size (default: EXIF or 0.82 x width).")
-FovOpt = typer.Option(None, "--fov", help="The camera's horizontal field of view in degrees (instead of --fx).")
-SmoothOpt = typer.Option(True, "--smooth/--no-smooth", help="Steady depth over frames (static shots stop shimmering).")
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -52,21 +43,21 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return w, h
 
 
-def _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output=None, streaming=False,
-               flip=True, fx=None, fov=None):  # fmt: skip
+def _estimator(rt: RuntimeOptions, streaming: bool = False, flip: bool = True):
     """Open the model through the one plan; on the CLI what the plan lacks is made first (said in one line), never
     silently, unless --no-build."""
     from .estimator import DepthEstimator
     from .runtime.open import open_backend
 
-    wh = parse_size(size)
+    wh = parse_size(rt.size)
     prepare = None
-    if not no_build:
+    if not rt.no_build:
         from engines.prepare import make_missing
 
         prepare = partial(make_missing, notice=err_console.print)
-    be, info = open_backend(weights, backend, device, precision, wh, onnx_output, not streaming, engines_dir, prepare)
-    return DepthEstimator(be, info, wh, flip, fx, fov)
+    be, info = open_backend(rt.weights, rt.backend, rt.device, rt.precision, wh, rt.onnx_output, not streaming,
+                            rt.engines_dir, prepare)  # fmt: skip
+    return DepthEstimator(be, info, wh, flip, rt.fx, rt.fov)
 
 
 def _version(value: bool) -> None:
@@ -96,34 +87,21 @@ def models() -> None:
 
 
 @app.command()
+@grouped
 def image(
     source: Path = typer.Argument(..., metavar="SOURCE", help="Input image."),
     output: Path = typer.Option(..., "--output", "-o", help="Output PNG/JPG (colour depth)."),
     raw: Optional[Path] = typer.Option(None, "--raw", help="Also write raw depth: .png (16-bit mm) or .npy (metres)."),
-    weights: Optional[Path] = WeightsOpt,
-    backend: str = BackendOpt,
-    device: str = DeviceOpt,
-    precision: Optional[str] = PrecisionOpt,
-    size: Optional[str] = SizeOpt,
-    engines_dir: Optional[Path] = EnginesOpt,
-    no_build: bool = NoBuildOpt,
-    onnx_output: Optional[str] = OnnxOutputOpt,
-    colormap: str = ColormapOpt,
-    layout: str = LayoutOpt,
-    alpha: float = AlphaOpt,
-    range_: Optional[tuple[float, float]] = RangeOpt,
-    legend: bool = LegendOpt,
+    rt: RuntimeOptions = ...,  # the runtime options, in place (cli_options.grouped)
+    view: ViewOptions = ...,  # the view options
     flip: bool = FlipOpt,
-    fx: Optional[float] = FxOpt,
-    fov: Optional[float] = FovOpt,
 ) -> None:
     """Depth for one image: a colour-mapped picture and, optionally, raw metric depth."""
     from .jobs import depth_for_image
 
-    viz = _viz(colormap, layout, alpha, range_, legend)  # options checked before the model loads
-    _check_camera(fx, fov)
-    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, flip=flip,
-                     fx=fx, fov=fov)  # fmt: skip
+    viz = view.visualizer()  # options checked before the model loads
+    rt.check()
+    opener = partial(_estimator, rt, flip=flip)
     depth, camera = depth_for_image(source, output, raw, viz, opener)
     console.print(f"wrote {output} ({depth.shape[1]}x{depth.shape[0]}, depth {depth.min():.2f}..{depth.max():.2f} m; {camera})")
 
@@ -154,43 +132,18 @@ def export(
     console.print(f"wrote {output}{note}")
 
 
-def _check_camera(fx: float | None, fov: float | None) -> None:
-    """--fx / --fov checked before the model loads (one line for 0, negative, NaN or a FOV outside 10..170)."""
-    from .camera import camera_for
-
-    camera_for(64, 48, fx, fov)
-
-
-def _viz(colormap: str, layout: str, alpha: float, range_: tuple[float, float] | None, legend: bool = False):
-    from rtdepth.stream.visualize import Visualizer
-
-    return Visualizer(colormap, layout, alpha, range_, legend)
-
-
 @app.command()
+@grouped
 def video(
     source: str = typer.Argument(..., metavar="SOURCE", help="Video file, image folder or glob, or stream URL."),
     output: Path = typer.Option(..., "--output", "-o", help="Output MP4 (H.264)."),
-    weights: Optional[Path] = WeightsOpt,
-    backend: str = BackendOpt,
-    device: str = DeviceOpt,
-    precision: Optional[str] = PrecisionOpt,
-    size: Optional[str] = SizeOpt,
-    engines_dir: Optional[Path] = EnginesOpt,
-    no_build: bool = NoBuildOpt,
-    onnx_output: Optional[str] = OnnxOutputOpt,
-    colormap: str = ColormapOpt,
-    layout: str = LayoutOpt,
-    alpha: float = AlphaOpt,
-    range_: Optional[tuple[float, float]] = RangeOpt,
+    rt: RuntimeOptions = ...,  # the runtime options, in place (cli_options.grouped)
+    view: ViewOptions = ...,  # the view options
     hud: bool = HudOpt,
-    legend: bool = LegendOpt,
     raw_dir: Optional[Path] = typer.Option(None, "--raw-dir", help="Also write per-frame raw depth here."),
     raw_format: str = typer.Option("png", "--raw-format", help="png (16-bit mm) or npy (float32 m)."),
     ply: Optional[Path] = typer.Option(None, "--ply", help="Also write point clouds (PLY) into this folder."),
     ply_every: int = typer.Option(1, "--ply-every", help="Write a point cloud every N frames."),
-    fx: Optional[float] = FxOpt,
-    fov: Optional[float] = FovOpt,
     fy: Optional[float] = typer.Option(None, "--fy", help="Focal length y in pixels for --ply (default: fx)."),
     cx: Optional[float] = typer.Option(None, "--cx", help="Principal point x for --ply (default: image centre)."),
     cy: Optional[float] = typer.Option(None, "--cy", help="Principal point y for --ply (default: image centre)."),
@@ -200,38 +153,26 @@ def video(
     """Depth for every frame of a video, written as H.264 MP4 at the source fps."""
     from .stream.run import ExtraOutputs, run_video
 
-    viz = _viz(colormap, layout, alpha, range_, legend)
-    extras = ExtraOutputs(raw_dir, raw_format, ply, ply_every, (fx, fy, cx, cy), fov)
-    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip,
-                     fx, fov)  # fmt: skip
+    viz = view.visualizer()
+    rt.check()
+    extras = ExtraOutputs(raw_dir, raw_format, ply, ply_every, (rt.fx, fy, cx, cy), rt.fov)
+    opener = partial(_estimator, rt, streaming=True, flip=flip)
     run_video(source, output, opener, viz, extras, hud, err_console, smooth)
 
 
 @app.command()
+@grouped
 def live(
     source: Optional[str] = typer.Argument(None, metavar="SOURCE", help="Camera index (0), device, URL, video file or folder."),
     camera: Optional[str] = typer.Option(None, "--camera", help="Same as SOURCE (kept for older scripts)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", "--record", help="Also record to this MP4 (H.264)."),
     window: bool = typer.Option(True, "--window/--no-window", help="Show a window (q/Esc quit, c colormap, l layout)."),
-    weights: Optional[Path] = WeightsOpt,
-    backend: str = BackendOpt,
-    device: str = DeviceOpt,
-    precision: Optional[str] = PrecisionOpt,
-    size: Optional[str] = SizeOpt,
-    engines_dir: Optional[Path] = EnginesOpt,
-    no_build: bool = NoBuildOpt,
-    onnx_output: Optional[str] = OnnxOutputOpt,
-    colormap: str = ColormapOpt,
-    layout: str = LayoutOpt,
-    alpha: float = AlphaOpt,
-    range_: Optional[tuple[float, float]] = RangeOpt,
+    rt: RuntimeOptions = ...,  # the runtime options, in place (cli_options.grouped)
+    view: ViewOptions = ...,  # the view options
     hud: Optional[bool] = LiveHudOpt,
-    legend: bool = LegendOpt,
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
     flip: bool = StreamFlipOpt,
     smooth: bool = SmoothOpt,
-    fx: Optional[float] = FxOpt,
-    fov: Optional[float] = FovOpt,
 ) -> None:
     """Live depth from a camera in a window, at frame rate."""
     from .stream.run import run_live
@@ -240,17 +181,16 @@ def live(
         raise RtdepthError(f"two sources given: {source} and --camera {camera}")
     if max_frames is not None and max_frames < 1:
         raise RtdepthError("--max-frames must be at least 1")
-    viz = _viz(colormap, layout, alpha, range_, legend)
-    _check_camera(fx, fov)
-    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip,
-                     fx, fov)  # fmt: skip
+    viz = view.visualizer()
+    rt.check()
+    opener = partial(_estimator, rt, streaming=True, flip=flip)
     run_live(source or camera or "0", opener, viz, output, window, hud, max_frames, err_console, smooth)
 
 
 @app.command(name="eval")
+@grouped
 def evaluate(
     data: str = typer.Option(..., "--data", "-d", help="Dataset: folder, NYU .mat, DenseDepth .zip/.csv, synthetic:N[:SEED]."),
-    weights: Optional[Path] = WeightsOpt,
     subset: str = typer.Option("all", "--subset", help="all, or the val/train part of the training split."),
     split: Optional[str] = typer.Option(
         None, "--split", help="Split for --subset: auto, blocks or random (default: the weights' own)."
@@ -262,16 +202,8 @@ def evaluate(
     output: Optional[Path] = typer.Option(None, "--output", "-o", "--save-dir", help="Write RGB | prediction | truth PNGs here."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate at most N samples."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    backend: str = BackendOpt,
-    device: str = DeviceOpt,
-    precision: Optional[str] = PrecisionOpt,
-    size: Optional[str] = SizeOpt,
-    engines_dir: Optional[Path] = EnginesOpt,
-    no_build: bool = NoBuildOpt,
-    onnx_output: Optional[str] = OnnxOutputOpt,
+    rt: RuntimeOptions = ...,  # the runtime options, in place (cli_options.grouped)
     flip: bool = FlipOpt,
-    fx: Optional[float] = FxOpt,
-    fov: Optional[float] = FovOpt,
 ) -> None:
     """Metrics of a model on a dataset: delta1..3, abs rel, RMSE, log10, raw and median-scaled."""
     import json
@@ -286,9 +218,8 @@ def evaluate(
 
         check_output_dir(output, (data,))  # never into the dataset it reads (its depth is the truth)
     dataset = open_dataset(data)  # a bad spec fails before the model loads
-    _check_camera(fx, fov)
-    estimator = _estimator(weights, backend, device, precision, size, engines_dir, no_build, onnx_output, flip=flip, fx=fx,
-                           fov=fov)  # fmt: skip
+    rt.check()
+    estimator = _estimator(rt, flip=flip)
     max_depth = max_depth if max_depth is not None else float(estimator.info.depth_range[1])
     opts = EvalOptions(subset, split, max_depth=max_depth, eigen_crop=eigen_crop, save_dir=output, limit=limit)
     result = evaluate_dataset(estimator, dataset, opts, progress=not json_out)
@@ -361,8 +292,6 @@ def bench(
     if flicker:
         return _bench_flicker(weights, device, flicker_frames, clip, json_out)
 
-    from rich.table import Table
-
     from engines.bench import as_json, backend_factories, end_to_end, latency_table, live_latency, weights_for_models
     from engines.bench import serve_cost as bench_serve
     from rtdepth.checkpoint import read_info, resolve_weights
@@ -390,58 +319,15 @@ def bench(
     from rtdepth.runtime.cpu import matrix_features
 
     features = matrix_features() or ["none (fp32 and AVX2 paths)"]
+    report = as_json(rows, e2e, lives, serves)
     if json_out:
-        console.print_json(json.dumps(as_json(rows, e2e, lives, serves) | {"cpu_matrix_features": features}))
+        console.print_json(json.dumps(report | {"cpu_matrix_features": features}))
         return
+    from engines.report import rich_tables
+
     console.print(f"CPU matrix features: {', '.join(features)}")
-    table = Table(
-        "model",
-        "backend",
-        "device",
-        "precision",
-        "size",
-        "median ms",
-        "p95 ms",
-        "x torch fp32",
-        title="model-only latency",
-    )
-    for r in rows:
-        table.add_row(
-            r.model,
-            r.backend,
-            r.device,
-            r.precision,
-            r.size,
-            f"{r.median_ms:.1f}",
-            f"{r.p95_ms:.1f}",
-            f"{r.speedup:.2f}",
-        )
-    console.print(table)
-    t2 = Table(
-        "model",
-        "backend",
-        "precision",
-        "size",
-        "model-only fps",
-        "video fps",
-        "video / model",
-        title="end to end (video)",
-    )
-    for r in e2e:
-        t2.add_row(r.model, r.backend, r.precision, r.size, f"{r.model_fps:.1f}", f"{r.video_fps:.1f}", f"{r.ratio:.2f}")
-    console.print(t2)
-    if lives:
-        t3 = Table("model", "backend", "precision", "size", "camera fps", "shown fps", "latency median ms", "p95 ms",
-                   "dropped", title="live (clip paced as a camera, glass to glass)")  # fmt: skip
-        for r in lives:
-            t3.add_row(r.model, r.backend, r.precision, r.size, f"{r.source_fps:.0f}", f"{r.shown_fps:.1f}",
-                       f"{r.latency_median_ms:.1f}", f"{r.latency_p95_ms:.1f}", f"{r.dropped_share:.0%}")  # fmt: skip
-        console.print(t3)
-    if serves:
-        t4 = Table("model", "backend", "precision", "no viewer fps", "one viewer fps", "ratio", title="serve (clip looped)")
-        for r in serves:
-            t4.add_row(r.model, r.backend, r.precision, f"{r.alone_fps:.1f}", f"{r.one_viewer_fps:.1f}", f"{r.ratio:.2f}")
-        console.print(t4)
+    for table in rich_tables(report):
+        console.print(table)
 
 
 def _bench_flicker(weights: Path | None, device: str, frames: list[Path], clip: Path | None, json_out: bool) -> None:
@@ -457,7 +343,7 @@ def _bench_flicker(weights: Path | None, device: str, frames: list[Path], clip: 
 
     images = [("/".join(p.parts[-3:]), read_image(p)) for p in frames]
     images = images or [(f"sample {i}", f) for i, f in enumerate(sample_frames())]
-    est = _estimator(weights, "auto", device, None, None, None, False, streaming=True, flip=False)
+    est = _estimator(RuntimeOptions.of(weights=weights, device=device), streaming=True, flip=False)
     rows = [static_flicker(est, image, name) for name, image in images]
     moving = moving_consistency(est, clip or ASSETS / "demo.mp4")
     if json_out:
@@ -475,21 +361,11 @@ def _bench_flicker(weights: Path | None, device: str, frames: list[Path], clip: 
 
 
 @app.command()
+@grouped
 def serve(
     source: str = typer.Argument("0", metavar="SOURCE", help="Camera index, device path, URL, video file (looped), folder."),
-    weights: Optional[Path] = WeightsOpt,
-    backend: str = BackendOpt,
-    device: str = DeviceOpt,
-    precision: Optional[str] = PrecisionOpt,
-    size: Optional[str] = SizeOpt,
-    engines_dir: Optional[Path] = EnginesOpt,
-    no_build: bool = NoBuildOpt,
-    onnx_output: Optional[str] = OnnxOutputOpt,
-    colormap: str = ColormapOpt,
-    layout: str = LayoutOpt,
-    alpha: float = AlphaOpt,
-    range_: Optional[tuple[float, float]] = RangeOpt,
-    legend: bool = LegendOpt,
+    rt: RuntimeOptions = ...,  # the runtime options, in place (cli_options.grouped)
+    view: ViewOptions = ...,  # the view options
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (other than localhost: a token is required)."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
     token: Optional[str] = typer.Option(
@@ -499,20 +375,17 @@ def serve(
     max_video_seconds: float = typer.Option(60.0, "--max-video-seconds", help="Longest uploaded video accepted."),
     flip: bool = StreamFlipOpt,
     smooth: bool = SmoothOpt,
-    fx: Optional[float] = FxOpt,
-    fov: Optional[float] = FovOpt,
 ) -> None:
     """Live depth in a web browser (MJPEG), with controls, snapshots and uploads; Ctrl-C stops it."""
     if not 0 < port < 65536:
         raise RtdepthError("--port must be 1..65535")
     if max_upload_mb < 1 or max_video_seconds <= 0:
         raise RtdepthError("--max-upload-mb and --max-video-seconds must be positive")
-    viz = _viz(colormap, layout, alpha, range_, legend)
+    viz = view.visualizer()
     from .serve.run import serve as run_server
 
-    _check_camera(fx, fov)
-    opener = partial(_estimator, weights, backend, device, precision, size, engines_dir, no_build, onnx_output, True, flip,
-                     fx, fov)  # fmt: skip
+    rt.check()
+    opener = partial(_estimator, rt, streaming=True, flip=flip)
     run_server(source, opener, viz, host, port, token, max_upload_mb, max_video_seconds, err_console, smooth)
 
 

@@ -131,4 +131,4 @@ def test_gpu_check_targets_read_the_bench_rows():
     assert not got["video video"]["met"]
     report["targets"] = gpu_check.targets(report)
     text = gpu_check.summary_markdown(report)
-    assert "| resnet34_unet | torch | fp16+graph | 640x480 | 2.50 |" in text and "**no**" in text
+    assert "| resnet34_unet | torch | cuda:0 | fp16+graph | 640x480 | 2.50 |" in text and "**no**" in text

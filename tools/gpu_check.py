@@ -176,28 +176,9 @@ def summary_markdown(report: dict) -> str:
         lines.append(f"GPU tests: {tests['passed']} passed, {failed} failed, {tests['skipped']} skipped")
         lines += [f"- skipped: {r}" for r in tests["skip_reasons"]]
         lines.append("")
-    bench_report = report.get("bench", {})
-    if bench_report.get("latency"):
-        lines += ["| model | backend | precision | size | median ms | p95 ms | x eager fp32 |", "|---|---|---|---|---|---|---|"]
-        for r in bench_report["latency"]:
-            lines.append(f"| {r['model']} | {r['backend']} | {r['precision']} | {r['size']} | {r['median_ms']:.2f} | "
-                         f"{r['p95_ms']:.2f} | {r['speedup']:.2f} |")
-        lines.append("")
-    if bench_report.get("end_to_end"):
-        lines += ["| video end to end | precision | size | model fps | video fps | ratio | stage medians ms |",
-                  "|---|---|---|---|---|---|---|"]  # fmt: skip
-        for e in bench_report["end_to_end"]:
-            stages = ", ".join(f"{k} {v:.2f}" for k, v in e.get("stage_ms", {}).items())
-            lines.append(f"| {e['model']} {e['backend']} | {e['precision']} | {e['size']} | {e['model_fps']:.1f} | "
-                         f"{e['video_fps']:.1f} | {e['ratio']:.2f} | {stages} |")
-        lines.append("")
-    if bench_report.get("live"):
-        lines += ["| live (clip paced as a camera) | precision | shown fps | latency median ms | p95 ms | dropped |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
-        for r in bench_report["live"]:
-            lines.append(f"| {r['model']} {r['backend']} | {r['precision']} | {r['shown_fps']:.1f} | "
-                         f"{r['latency_median_ms']:.1f} | {r['latency_p95_ms']:.1f} | {r['dropped_share']:.0%} |")
-        lines.append("")
+    from engines.report import markdown
+
+    lines += markdown(report.get("bench", {}))
     if isinstance(report.get("training"), list):
         lines += ["| training | precision | size | batch | samples/s | step ms | peak MB |", "|---|---|---|---|---|---|---|"]
         for t in report["training"]:

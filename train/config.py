@@ -53,10 +53,10 @@ class TrainConfig:
     clip_grad: float = option(1.0, "Gradient norm clip (0: off).")
     ssi_weight: float = option(0.0, "Weight of a scale-and-shift-invariant disparity term beside the paper's loss (0: off).")
     match_weight: float = option(0.0, "Weight of multi-scale gradient matching on the aligned disparity (MiDaS; 0: off).")
-    canonical_fx: float | None = option(None, "Train in canonical camera space: depth as a camera whose focal length is "
-                                        "this fraction of the image width would see it (e.g. 0.82), so the same picture "
-                                        "means one depth whatever the lens; the weights record it and scale their output "
-                                        "by the true focal length. Frames of unknown camera count as the default (0.82).")  # fmt: skip
+    canonical_fx: float | None = option(
+        None, "Train in canonical camera space: depth as a camera whose focal length is this fraction of the image width "
+        "would see it (e.g. 0.82), so one picture means one depth whatever the lens; the weights record it and scale "
+        "their output by the true focal length. Frames of unknown camera count as the default (0.82).")  # fmt: skip
     freeze_encoder: bool = option(False, "Train the decoder only (encoder weights and statistics kept).")
     freeze_encoder_stats: bool = option(False, "Keep the encoder's BatchNorm statistics (its weights still train).")
     seed: int = option(0, "Seed of the split, the sampling order and augmentation.")
