@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rtdepth.errors import Terminated, note_signal
@@ -30,8 +30,9 @@ class StopRequests(list):
 
 
 @contextmanager
-def stop_requests() -> Iterator[StopRequests]:
-    """Record SIGINT/SIGTERM while the block runs; a second signal raises. Previous handlers are put back."""
+def stop_requests(on_first: Callable[[int], None] | None = None) -> Iterator[StopRequests]:
+    """Record SIGINT/SIGTERM while the block runs; a second signal raises. Previous handlers are put back.
+    ``on_first(signum)`` runs at the first signal, for work that is told to stop rather than polled (a server)."""
     requested = StopRequests()
     if threading.current_thread() is not threading.main_thread():
         yield requested
@@ -42,6 +43,8 @@ def stop_requests() -> Iterator[StopRequests]:
         if requested:
             raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         requested.append(signum)
+        if on_first is not None:
+            on_first(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

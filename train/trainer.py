@@ -6,12 +6,10 @@ Checkpoints are atomic; Ctrl-C saves a state that ``--resume`` continues from th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -28,6 +26,7 @@ from rtdepth.data.splits import resolve_split, split_indices
 from rtdepth.errors import SIGNAL_EXIT, RtdepthError
 from rtdepth.metrics import MetricAccumulator, compute_metrics
 from rtdepth.models import DepthNet, create_model, load_encoder_weights
+from rtdepth.stopping import StopRequests, stop_requests
 from train.augment import AugmentConfig
 from train.config import TrainConfig
 from train.data import DepthTrainingSet, EpochSampler
@@ -144,20 +143,20 @@ def set_training_mode(model: torch.nn.Module, cfg: TrainConfig) -> None:
 
 class StopRequest:
     """Ctrl-C or SIGTERM asks the run to stop at the next safe point (after a step, between validation
-    batches, after a save), where the state is saved; a second signal interrupts at once."""
+    batches, after a save), where the state is saved; a second signal interrupts at once (``rtdepth.stopping``)."""
 
-    def __init__(self) -> None:
-        self.signal: int | None = None
+    def __init__(self, requested: StopRequests) -> None:
+        self.requested = requested
 
     def __call__(self) -> bool:
-        return self.signal is not None
+        return bool(self.requested)
 
     def stop(self, run: Run, where: str) -> None:
         """Save the resumable state and end the run with the signal's exit code."""
         save_state(run)
         raise Interrupted(
             f"{where} (step {run.meta['step']}); state saved in {run.out / 'state.safetensors'}, continue with --resume",
-            SIGNAL_EXIT.get(self.signal, SIGNAL_EXIT[signal.SIGINT]),
+            SIGNAL_EXIT[signal.SIGTERM if self.requested.terminated else signal.SIGINT],
         )
 
 
@@ -169,28 +168,6 @@ def stop_agreed(stop_requested: Callable[[], bool], dist: Dist) -> bool:
     flag = torch.tensor([1.0 if stop_requested() else 0.0], device=dist.device)
     torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
     return bool(flag.item())
-
-
-@contextlib.contextmanager
-def _graceful_stop() -> Iterator[StopRequest]:
-    """Install the SIGINT/SIGTERM handlers for the whole run (start-up, steps, validation, saving).
-    Outside the main thread the default handling is left alone."""
-    request = StopRequest()
-    if threading.current_thread() is not threading.main_thread():
-        yield request
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if request.signal is not None:
-            raise KeyboardInterrupt
-        request.signal = signum
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield request
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def poly_lr(step: int, total: int, cfg: TrainConfig) -> float:
@@ -403,7 +380,8 @@ def fit(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict
     replaced only with ``overwrite``."""
     cfg.check()
     check_run_folder(Path(cfg.out), resume, overwrite)
-    with _graceful_stop() as stop:
+    with stop_requests() as requested:
+        stop = StopRequest(requested)
         dist = setup_distributed(cfg.device)
         torch.manual_seed(cfg.seed)
         train_set, val_set = build_datasets(cfg)

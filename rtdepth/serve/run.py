@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import secrets
 import signal
-import threading
 from collections.abc import Callable
 
 from rich.console import Console
 
 from rtdepth.errors import RtdepthError
 from rtdepth.estimator import DepthEstimator
+from rtdepth.stopping import stop_requests
 from rtdepth.stream.visualize import Visualizer
 
 from .guard import TOKEN_PATTERN, allowed_hosts
@@ -72,20 +72,12 @@ def _make_server_class():
 
         @contextlib.contextmanager
         def capture_signals(self):
-            if threading.current_thread() is not threading.main_thread():
-                yield
-                return
-
-            def handler(sig: int, frame: object) -> None:
+            def shut_down(sig: int) -> None:
                 self.stopped_by = sig
-                self.handle_exit(sig, frame)
+                self.handle_exit(sig, None)
 
-            previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-            try:
+            with stop_requests(on_first=shut_down):  # a second signal raises, caught in serve()
                 yield
-            finally:
-                for sig, old in previous.items():
-                    signal.signal(sig, old)
 
     return Server
 
