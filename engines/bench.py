@@ -189,9 +189,9 @@ def end_to_end(weights: Path, factory: Callable[[], Backend], clip: Path | None 
     alone = model_factory() if model_factory is not None else backend
     med, _ = time_backend(alone, size, iters=30)
     with tempfile.TemporaryDirectory() as tmp, VideoSource(clip) as src:
-        run_stream(src, est, Visualizer(), Sinks(video=VideoSink(Path(tmp) / "warm.mp4", src.fps)), max_frames=5)
+        run_stream(src, est, Visualizer(), Sinks([VideoSink(Path(tmp) / "warm.mp4", src.fps)]), max_frames=5)
     with tempfile.TemporaryDirectory() as tmp, VideoSource(clip) as src:
-        stats = run_stream(src, est, Visualizer(), Sinks(video=VideoSink(Path(tmp) / "o.mp4", src.fps)), max_frames=frames,
+        stats = run_stream(src, est, Visualizer(), Sinks([VideoSink(Path(tmp) / "o.mp4", src.fps)]), max_frames=frames,
                            stabilizer=TemporalStabilizer())  # as `video` runs: the stabiliser is a stage  # fmt: skip
     after, _ = time_backend(alone, size, iters=30)  # model-only before and after: the ratio should not
     # depend on the machine's speed drifting during the run

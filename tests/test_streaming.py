@@ -371,7 +371,7 @@ class SignalledCamera(Source):
 
 before = signal.getsignal(sig)
 estimator = DepthEstimator.from_weights(weights, backend="torch", flip=False)
-stats = run_stream(SignalledCamera(), estimator, Visualizer(), Sinks(video=VideoSink(out, 10.0)), hud=False)
+stats = run_stream(SignalledCamera(), estimator, Visualizer(), Sinks([VideoSink(out, 10.0)]), hud=False)
 print(stats.interrupted, stats.terminated, stats.frames, signal.getsignal(sig) is before)
 """
 

@@ -135,9 +135,9 @@ class VideoJobs:
         try:
             with source:
                 limit = int(self.limits.max_seconds * source.fps) + 1  # streams without a frame count
-                stats = run_stream(source, self.estimator, viz, Sinks(video=VideoSink(out, source.fps, notice=lambda m: None)),
+                stats = run_stream(source, self.estimator, viz, Sinks([VideoSink(out, source.fps, notice=lambda m: None)]),
                                    hud=False, max_frames=limit, stop=self._stop, stabilizer=TemporalStabilizer(),
-                                   on_frame=lambda s, fps: setattr(job, "done", s.frames))  # fmt: skip
+                                   on_frame=lambda s, fps: setattr(job, "done", s.inferred))  # fmt: skip
             if self._stop.is_set():
                 raise RtdepthError("stopped with the server")
             job.done = stats.frames

@@ -22,7 +22,7 @@ from rtdepth.errors import Terminated
 from rtdepth.estimator import DepthEstimator
 from rtdepth.runtime.preprocess import to_bgr8
 from rtdepth.stopping import stop_requests
-from rtdepth.stream.sinks import PointCloudSink, RawDepthSink, VideoSink, WindowSink
+from rtdepth.stream.sinks import Sink, WindowSink
 from rtdepth.stream.sources import Frame, Source
 from rtdepth.stream.stabilize import TemporalStabilizer
 from rtdepth.stream.timing import RateMeter, StageTimer
@@ -33,18 +33,18 @@ _END = object()
 
 @dataclass
 class Sinks:
-    """Optional outputs of a run."""
+    """Where a run's frames go: file outputs, written in this order off the inference thread (side outputs
+    before the video, so a frame whose side output failed is not in the video), and the views on the
+    inference thread."""
 
-    video: VideoSink | None = None
+    files: list[Sink] = field(default_factory=list)
     window: WindowSink | None = None
-    raw: RawDepthSink | None = None
-    ply: PointCloudSink | None = None
     # Called on the inference thread with each shown image, its depth and the frame's capture time;
     # returning False stops the run (the browser view publishes frames this way).
     preview: Callable[[np.ndarray, np.ndarray, float], bool] | None = None
 
     def close(self) -> None:
-        for sink in (self.video, self.window):
+        for sink in [*self.files, self.window]:
             if sink is not None:
                 sink.close()
 
@@ -53,7 +53,8 @@ class Sinks:
 class RunStats:
     """What a run did: frames, rate, per-stage medians, and why it ended early, if it did."""
 
-    frames: int = 0
+    frames: int = 0  # written (or shown): what the outputs hold
+    inferred: int = 0  # through the model; a frame whose writing failed is inferred but not written
     seconds: float = 0.0
     stage_ms: dict[str, float] = field(default_factory=dict)
     dropped: int = 0
@@ -88,13 +89,9 @@ class _Writer(threading.Thread):
                     image = self.finish(frame, depth, fps)
                     if self.live:  # glass to glass: captured -> ready to show (headless)
                         self.timer.add("latency", time.perf_counter() - frame.captured)
-                with self.timer.time("write"):  # side outputs first: if one fails, this frame is not in the video
-                    if self.sinks.raw is not None:
-                        self.sinks.raw.write(frame.index, depth)
-                    if self.sinks.ply is not None:
-                        self.sinks.ply.write(frame.index, depth, frame.image)
-                    if self.sinks.video is not None:
-                        self.sinks.video.write(image)
+                with self.timer.time("write"):
+                    for sink in self.sinks.files:
+                        sink.put(frame, depth, image)
                 self.written += 1
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 self.error = exc
@@ -159,7 +156,7 @@ def run_stream(
     started = time.perf_counter()
     with stop_requests() as requested:
         try:
-            while (max_frames is None or stats.frames < max_frames) and not requested and not asked.is_set():
+            while (max_frames is None or stats.inferred < max_frames) and not requested and not asked.is_set():
                 frame = _next_frame(source, frames_in, timer, requested)
                 if frame is None:
                     break
@@ -171,14 +168,8 @@ def run_stream(
                         depth = stabilizer(frame.image, depth)
                 fps = meter.tick()
                 image = None if deferred else finish(frame, depth, fps)
-                if sinks.window is not None:
-                    action = sinks.window.show(image)
-                    if action == "quit":
-                        break
-                    if action == "colormap":
-                        viz.cycle_colormap()
-                    elif action == "layout":
-                        viz.cycle_layout()
+                if sinks.window is not None and _show(sinks.window, image, viz) == "quit":
+                    break
                 if sinks.preview is not None and sinks.preview(image, depth, frame.captured) is False:
                     break
                 if source.live and not deferred:  # glass to glass: captured -> shown
@@ -186,7 +177,7 @@ def run_stream(
                 writer.queue.put((frame, depth, image, fps))
                 if writer.error is not None:
                     break
-                stats.frames += 1
+                stats.inferred += 1
                 if on_frame is not None:
                     on_frame(stats, fps)
         except KeyboardInterrupt as exc:  # a second Ctrl-C, or a thread where signals stay exceptions
@@ -206,6 +197,16 @@ def run_stream(
     stats.latency_ms = timer.percentiles_ms("latency")
     stats.error = source.error if writer.error is None else f"writing failed: {writer.error}"
     return stats
+
+
+def _show(window: WindowSink, image: np.ndarray, viz: Visualizer) -> str | None:
+    """Show a frame; the window's keys change the view here (c: colormap, l: layout) or ask to quit."""
+    action = window.show(image)
+    if action == "colormap":
+        viz.cycle_colormap()
+    elif action == "layout":
+        viz.cycle_layout()
+    return action
 
 
 def _next_frame(source: Source, frames_in: queue.Queue | None, timer: StageTimer, requested: list[int]) -> Frame | None:

@@ -19,7 +19,7 @@ from rtdepth.errors import SIGNAL_EXIT, RtdepthError
 from rtdepth.estimator import DepthEstimator
 from rtdepth.io import VIDEO_SUFFIXES, check_output, check_output_dir, output_lock, refuse_same_outputs
 from rtdepth.stream.pipeline import RunStats, Sinks, run_stream
-from rtdepth.stream.sinks import PointCloudSink, RawDepthSink, VideoSink, WindowSink, display_available
+from rtdepth.stream.sinks import PointCloudSink, RawDepthSink, Sink, VideoSink, WindowSink, display_available
 from rtdepth.stream.sources import open_source
 from rtdepth.stream.stabilize import TemporalStabilizer
 from rtdepth.stream.visualize import Visualizer
@@ -53,11 +53,14 @@ class ExtraOutputs:
 
             camera_for(64, 48, self.intrinsics[0], self.fov)
 
-    def open(self, sinks: Sinks) -> None:
+    def open(self) -> list[Sink]:
+        """The side outputs, their folders made and probed."""
+        sinks: list[Sink] = []
         if self.raw_dir is not None:
-            sinks.raw = RawDepthSink(self.raw_dir, self.raw_format)
+            sinks.append(RawDepthSink(self.raw_dir, self.raw_format))
         if self.ply_dir is not None:
-            sinks.ply = PointCloudSink(self.ply_dir, self.ply_every, self.intrinsics, fov=self.fov)
+            sinks.append(PointCloudSink(self.ply_dir, self.ply_every, self.intrinsics, fov=self.fov))
+        return sinks
 
 
 class StreamFailed(RtdepthError):
@@ -90,16 +93,16 @@ def run_video(
     refuse_same_outputs((output, extras.raw_dir, extras.ply_dir))
     source = open_source(source_spec)
     with source, output_lock(output):
-        sinks = Sinks()
-        extras.open(sinks)  # folders made and probed before the model loads
+        side = extras.open()  # folders made and probed before the model loads
         estimator = open_estimator()
-        sinks.video = VideoSink(output, source.fps, notice=lambda m: console.print(f"[yellow]{m}[/]"))
+        # Side outputs before the video: a frame whose side output failed is not in the video.
+        sinks = Sinks([*side, VideoSink(output, source.fps, notice=lambda m: console.print(f"[yellow]{m}[/]"))])
         columns = (TextColumn("[bold]depth"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]:.1f} fps"),
                    TimeRemainingColumn())  # fmt: skip
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task("video", total=source.frame_count, fps=0.0)
             stats = run_stream(source, estimator, viz, sinks, hud=hud, stabilizer=TemporalStabilizer() if smooth else None,
-                               on_frame=lambda s, fps: progress.update(task, completed=s.frames, fps=fps))  # fmt: skip
+                               on_frame=lambda s, fps: progress.update(task, completed=s.inferred, fps=fps))  # fmt: skip
     _finish(stats, f"{output}", console)
     return stats
 
@@ -132,11 +135,11 @@ def run_live(
         sinks = Sinks(window=WindowSink(f"rtdepth - {camera}") if window else None)
         estimator = open_estimator()
         if record is not None:
-            sinks.video = VideoSink(record, source.fps, notice=lambda m: console.print(f"[yellow]{m}[/]"))
+            sinks.files.append(VideoSink(record, source.fps, notice=lambda m: console.print(f"[yellow]{m}[/]")))
         with console.status("live") as status:
 
             def report(s: RunStats, fps: float) -> None:
-                status.update(f"live: {s.frames} frames, {fps:.1f} FPS ({estimator.describe()})")
+                status.update(f"live: {s.inferred} frames, {fps:.1f} FPS ({estimator.describe()})")
 
             stats = run_stream(source, estimator, viz, sinks, hud=hud, max_frames=max_frames, on_frame=report,
                                stabilizer=TemporalStabilizer() if smooth else None)  # fmt: skip

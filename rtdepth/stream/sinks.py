@@ -1,7 +1,8 @@
 """Where rendered frames go: an H.264 MP4 file, a window, per-frame raw depth, point clouds.
 
-Every sink is a context manager and is finalised on close, so an interrupted run still leaves a
-playable video of the frames done.
+The file outputs share one protocol (``Sink``: ``put`` each finished frame, ``close`` at the end), so the
+pipeline writes a list of them and a new output is a new class, not a new slot. Every sink is finalised on
+close, so an interrupted run still leaves a playable video of the frames done.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
@@ -18,6 +20,19 @@ from rtdepth.camera import Intrinsics, camera_for
 from rtdepth.errors import RtdepthError
 from rtdepth.io import atomic_write_bytes, check_writable, partial_path
 from rtdepth.stream.depth_io import save_depth
+
+if TYPE_CHECKING:
+    from rtdepth.stream.sources import Frame
+
+
+class Sink(Protocol):
+    """A file output of the stream, written off the inference thread in the order the run lists them."""
+
+    def put(self, frame: Frame, depth: np.ndarray, image: np.ndarray) -> None:
+        """One finished frame: the frame as captured, its depth in metres and the image as drawn."""
+
+    def close(self) -> None:
+        """Finalise (a playable file, whatever came before)."""
 
 
 def _even(image: np.ndarray) -> np.ndarray:
@@ -92,6 +107,9 @@ class VideoSink:
             self._cv_writer = cv2.VideoWriter(str(self.partial), fourcc, float(self.fps), (width, height))
             if not self._cv_writer.isOpened():
                 raise RtdepthError(f"{self.path}: cannot create video")
+
+    def put(self, frame: Frame, depth: np.ndarray, image: np.ndarray) -> None:
+        self.write(image)
 
     def write(self, image_bgr: np.ndarray) -> None:
         image_bgr = _even(image_bgr)
@@ -205,8 +223,11 @@ class RawDepthSink:
             raise RtdepthError(f"{folder}: cannot create folder ({exc.strerror})") from exc
         check_writable(self.folder / "probe")
 
-    def write(self, index: int, depth: np.ndarray) -> None:
-        save_depth(self.folder / f"{index:06d}.{self.fmt}", depth)
+    def put(self, frame: Frame, depth: np.ndarray, image: np.ndarray) -> None:
+        save_depth(self.folder / f"{frame.index:06d}.{self.fmt}", depth)
+
+    def close(self) -> None:
+        """Each file was complete when written."""
 
 
 class PointCloudSink:
@@ -225,6 +246,12 @@ class PointCloudSink:
         except OSError as exc:
             raise RtdepthError(f"{folder}: cannot create folder ({exc.strerror})") from exc
         check_writable(self.folder / "probe")
+
+    def put(self, frame: Frame, depth: np.ndarray, image: np.ndarray) -> None:
+        self.write(frame.index, depth, frame.image)
+
+    def close(self) -> None:
+        """Each file was complete when written."""
 
     def write(self, index: int, depth: np.ndarray, frame_bgr: np.ndarray) -> None:
         if index % self.every:
