@@ -19,7 +19,7 @@ import numpy as np
 from rtdepth.checkpoint import read_info, resolve_weights
 from rtdepth.data import open_dataset
 from rtdepth.data.readers import read_rgb
-from rtdepth.data.splits import spread_evenly
+from rtdepth.data.splits import SplitSpec, spread_evenly
 from rtdepth.errors import RtdepthError
 from rtdepth.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, output_lock, remove_stale_temporaries
 from rtdepth.metrics import MetricAccumulator, compute_metrics
@@ -58,6 +58,10 @@ class CalibrationFrames:
         for rgb in self.calibrate:
             digest.update(rgb.tobytes())
         return digest.hexdigest()[:12]
+
+
+# What calibrates never judges: the first 70% of the frames in sequence order, the rest held out.
+CALIBRATION_SPLIT = SplitSpec(mode="tail", val_fraction=0.3)
 
 
 def calibration_frames(folder: str | Path, size: tuple[int, int], n_calib: int = 32, n_eval: int = 16) -> CalibrationFrames:
@@ -107,10 +111,10 @@ def _split_frames(folder: Path, count: int, read, size: tuple[int, int], n_calib
     """The first 70% (in sequence order) calibrate, frames spread over the rest judge."""
     if count < 4:
         raise RtdepthError(f"{folder}: calibration needs at least 4 images, found {count}")
-    split = int(count * 0.7)
-    calibrate = [resize_rgb(read(i)[0], size) for i in spread_evenly(list(range(split)), n_calib)]
+    first, rest = CALIBRATION_SPLIT.indices(range(count))
+    calibrate = [resize_rgb(read(i)[0], size) for i in spread_evenly(first, n_calib)]
     judge = []
-    for i in spread_evenly(list(range(split, count)), n_eval):
+    for i in spread_evenly(rest, n_eval):
         rgb, depth = read(i)
         if depth is not None:
             depth = cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST)

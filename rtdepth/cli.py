@@ -209,6 +209,7 @@ def evaluate(
     import json
 
     from .data import open_dataset
+    from .data.splits import SplitSpec
     from .evaluate import EvalOptions, evaluate_dataset
 
     if limit is not None and limit < 1:
@@ -221,7 +222,8 @@ def evaluate(
     rt.check()
     estimator = _estimator(rt, flip=flip)
     max_depth = max_depth if max_depth is not None else float(estimator.info.depth_range[1])
-    opts = EvalOptions(subset, split, max_depth=max_depth, eigen_crop=eigen_crop, save_dir=output, limit=limit)
+    spec = SplitSpec(split) if split is not None else None  # --split MODE: that mode, the default fraction and seed
+    opts = EvalOptions(subset, spec, max_depth=max_depth, eigen_crop=eigen_crop, save_dir=output, limit=limit)
     result = evaluate_dataset(estimator, dataset, opts, progress=not json_out)
     if json_out:
         console.print_json(json.dumps(result))

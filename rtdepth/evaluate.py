@@ -11,7 +11,7 @@ import numpy as np
 from rich.progress import track
 
 from rtdepth.data import RGBDDataset, open_dataset
-from rtdepth.data.splits import resolve_split, split_indices
+from rtdepth.data.splits import SplitSpec
 from rtdepth.errors import RtdepthError
 from rtdepth.estimator import DepthEstimator
 from rtdepth.metrics import MetricAccumulator, compute_metrics
@@ -25,10 +25,7 @@ class EvalOptions:
     """How to evaluate: which part of the data, depth cap, crop, where to put pictures."""
 
     subset: str = "all"  # all | val | train (val/train use the same split as training)
-    split: str | None = None  # None: the split the weights were trained with (else auto)
-    val_fraction: float = 0.3
-    split_blocks: int = 20
-    split_seed: int = 0
+    split: SplitSpec | None = None  # None: the split the weights were trained with (else the default)
     max_depth: float = 10.0
     eigen_crop: bool = False
     save_dir: Path | None = None
@@ -44,8 +41,7 @@ def select(dataset: RGBDDataset, opts: EvalOptions) -> list[int]:
     if opts.subset == "all":
         idx = list(range(n))
     elif opts.subset in ("train", "val"):
-        mode = resolve_split(opts.split or "auto", dataset)
-        train, val = split_indices(n, opts.val_fraction, mode, opts.split_blocks, opts.split_seed)
+        train, val = (opts.split or SplitSpec()).indices(dataset)
         idx = val if opts.subset == "val" else train
     else:
         raise RtdepthError(f"unknown subset {opts.subset!r}; use all, train or val")
@@ -53,14 +49,12 @@ def select(dataset: RGBDDataset, opts: EvalOptions) -> list[int]:
 
 
 def with_training_split(opts: EvalOptions, summary: dict[str, Any]) -> EvalOptions:
-    """Fill the split from the weights' training summary, so ``--subset val`` is exactly the held-out part."""
+    """Fill the split from the weights' training header, so ``--subset val`` is exactly the held-out part."""
     from dataclasses import replace
 
-    if opts.split is not None or "split" not in summary:
+    if opts.split is not None:
         return opts
-    return replace(opts, split=summary["split"], val_fraction=summary.get("val_fraction", opts.val_fraction),
-                   split_blocks=summary.get("split_blocks", opts.split_blocks),
-                   split_seed=summary.get("seed", opts.split_seed))  # fmt: skip
+    return replace(opts, split=SplitSpec.from_header(summary))
 
 
 def evaluate_dataset(

@@ -322,11 +322,15 @@ def test_eval_subset_val_uses_the_split_stored_in_the_weights(tmp_path):
     fit(cfg)
     est = DepthEstimator.from_weights(Path(cfg.out) / "last.safetensors", backend="torch", device="cpu")
     opts = with_training_split(EvalOptions(subset="val"), est.info.training)
-    assert (opts.split, opts.split_blocks, opts.split_seed) == ("blocks", 5, 3)
     from rtdepth.data import open_dataset
-    from rtdepth.data.splits import split_indices
+    from rtdepth.data.splits import SplitSpec, split_indices
 
+    assert opts.split == SplitSpec("blocks", 0.25, 5, 3) == cfg.split_spec
+    assert est.info.training["split_spec"] == {"mode": "blocks", "val_fraction": 0.25, "blocks": 5, "seed": 3}
     assert select(open_dataset("synthetic:20"), opts) == split_indices(20, 0.25, "blocks", 5, 3)[1]
+    # Weights written before the split had its own header entry: read from the config keys.
+    legacy = {k: v for k, v in est.info.training.items() if k != "split_spec"}
+    assert SplitSpec.from_header(legacy) == opts.split and SplitSpec.from_header({}) is None
 
 
 def test_synthetic_rooms_are_textured_with_the_bundled_photos():

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from rtdepth.data.splits import SplitSpec
 from rtdepth.errors import RtdepthError
 from rtdepth.sizes import MAX_SIDE
 
@@ -39,7 +40,7 @@ class TrainConfig:
     weight_decay: float = option(0.0, "Adam weight decay.")
     width: int = option(320, "Training width (or --size WxH).", cli=False)
     height: int = option(240, "Training height (or --size WxH).", cli=False)
-    split: str = option("auto", "auto (blocks for video sequences, random otherwise), random (70/30) or blocks.")
+    split: str = option("auto", "auto (blocks for video sequences, random otherwise), random (70/30), blocks or tail (the last part held out).")
     val_fraction: float = option(0.3, "Share of each dataset held out for validation.")
     split_blocks: int = option(20, "Contiguous blocks a video sequence is split into.")
     augment: bool = option(True, "Flips, scale-crops, colour jitter.")
@@ -70,6 +71,11 @@ class TrainConfig:
     @property
     def size(self) -> tuple[int, int]:
         return (self.width, self.height)
+
+    @property
+    def split_spec(self) -> SplitSpec:
+        """The held-out part of each --data dataset, as training, eval, pack and calibration all read it."""
+        return SplitSpec(self.split, self.val_fraction, self.split_blocks, self.seed)
 
     @property
     def keeps_encoder_stats(self) -> bool:
@@ -152,7 +158,7 @@ class TrainConfig:
             ("patience", self.patience is None or self.patience >= 1, "at least 1"),
             ("save_every", self.save_every >= 0, "0 or more minutes"), ("ssi_weight", self.ssi_weight >= 0, "0 or more"),
             ("match_weight", self.match_weight >= 0, "0 or more"),
-            ("split", self.split in ("auto", "random", "blocks"), "auto, random or blocks"),
+            ("split", self.split in ("auto", "random", "blocks", "tail"), "auto, random, blocks or tail"),
             ("canonical_fx", self.canonical_fx is None or 0.2 <= self.canonical_fx <= 3.0, "0.2..3.0 (fx / width)"),
             ("precision", self.precision in ("auto", "fp32", "bf16"), "auto, fp32 or bf16"),
         ]  # fmt: skip

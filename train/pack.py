@@ -23,7 +23,7 @@ import numpy as np
 import typer
 
 from rtdepth.data import RGBDDataset, open_dataset
-from rtdepth.data.splits import resolve_split, split_indices, spread_evenly
+from rtdepth.data.splits import spread_evenly
 from rtdepth.errors import RtdepthError, run_app
 from rtdepth.stream.depth_io import depth_to_mm16, write_bytes, write_image
 from train.augment import resize_pair
@@ -54,8 +54,7 @@ def frame_indices(dataset: RGBDDataset, part: str, every: int, limit: int | None
     if part == "all":
         picked = list(range(n))
     else:
-        cfg = TrainConfig()
-        train, val = split_indices(n, cfg.val_fraction, resolve_split(cfg.split, dataset), cfg.split_blocks, cfg.seed)
+        train, val = TrainConfig().split_spec.indices(dataset)
         picked = train if part == "train" else val
     picked = picked[::every]
     return picked if limit is None else spread_evenly(picked, limit)

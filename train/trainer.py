@@ -22,7 +22,6 @@ from torch.utils.data import DataLoader
 
 from rtdepth.checkpoint import WeightsInfo, file_sha256, load_model, resolve_weights, save_weights
 from rtdepth.data import open_dataset
-from rtdepth.data.splits import resolve_split, split_indices
 from rtdepth.errors import SIGNAL_EXIT, RtdepthError
 from rtdepth.metrics import MetricAccumulator, compute_metrics
 from rtdepth.models import DepthNet, create_model, load_encoder_weights
@@ -85,7 +84,7 @@ def build_datasets(cfg: TrainConfig) -> tuple[DepthTrainingSet, DepthTrainingSet
         if whole or str(spec).startswith("synthetic:"):  # synthetic scenes only train; validation stays real
             tr, va = list(range(len(base))), []
         else:
-            tr, va = split_indices(len(base), cfg.val_fraction, resolve_split(cfg.split, base), cfg.split_blocks, cfg.seed)
+            tr, va = cfg.split_spec.indices(base)
         train_idx += [offset + i for i in tr]
         val_idx += [offset + i for i in va]
         bases.append(base)
@@ -488,4 +487,5 @@ def _summary(
         "world_size": dist.world,
         "init": init,
         "precision": precision,
+        "split_spec": cfg.split_spec.as_dict(),  # read back by eval, pack and calibration (SplitSpec.from_header)
     }
