@@ -76,29 +76,22 @@ import torch
 from rtdepth.checkpoint import load_model
 from train import trainer
 from train.config import TrainConfig
-from train.losses import DepthLoss
 
 root = Path(sys.argv[1])
 base = dict(data=["synthetic:12"], model="unet", model_kwargs={"width": 4}, epochs=4, batch_size=4, width=64, height=48,
             workers=0, split="random", val_fraction=0.25, lr=2e-3, end_lr=1e-4, augment=True)
 full, cut = TrainConfig(out=str(root / "a"), **base), TrainConfig(out=str(root / "b"), **base)
 trainer.fit(full)
-calls = {"n": 0}
-real_forward = DepthLoss.forward
 
-def interrupt_at_step_5(self, *args, **kw):
-    calls["n"] += 1
-    if calls["n"] == 5:  # Ctrl-C in the middle of an epoch, during the fifth step
+def interrupt_at_step_5(run, loss):
+    if run.state.step == 5:  # Ctrl-C in the middle of an epoch, after the fifth step
         os.kill(os.getpid(), signal.SIGINT)
-    return real_forward(self, *args, **kw)
 
-DepthLoss.forward = interrupt_at_step_5
 try:
-    trainer.fit(cut)
+    trainer.fit(cut, callbacks=trainer.Callbacks(on_step=[interrupt_at_step_5]))
     sys.exit("not interrupted")
 except trainer.Interrupted as exc:
     assert "step 5" in str(exc), exc
-DepthLoss.forward = real_forward
 trainer.fit(cut, resume=True)
 a, _ = load_model(Path(full.out) / "last.safetensors")
 b, _ = load_model(Path(cut.out) / "last.safetensors")
@@ -169,26 +162,12 @@ def test_ddp_with_gloo_on_two_processes_gives_identical_weights(tmp_path):
         "import sys, torch, torch.distributed as dist\n"
         "from train.config import TrainConfig\n"
         "from train import trainer\n"
-        "orig = trainer.setup_distributed\n"
-        "def keep(device):\n"
-        "    d = orig(device)\n"
-        "    trainer._dist = d\n"
-        "    return d\n"
-        "trainer.setup_distributed = keep\n"
-        "real_destroy = dist.destroy_process_group\n"
-        "def dump():\n"
-        "    flat = torch.cat([p.detach().flatten() for p in trainer._model.parameters()])\n"
+        "def dump(run, record):\n"
+        "    flat = torch.cat([p.detach().flatten() for p in run.model.parameters()])\n"
         "    torch.save(flat, f'{sys.argv[1]}/rank{dist.get_rank()}.pt')\n"
-        "    real_destroy()\n"
-        "dist.destroy_process_group = dump\n"
-        "orig_build = trainer.build_model\n"
-        "def build(cfg):\n"
-        "    trainer._model = orig_build(cfg)\n"
-        "    return trainer._model\n"
-        "trainer.build_model = build\n"
         "cfg = TrainConfig(data=['synthetic:16'], model='unet', model_kwargs={'width': 4}, out=sys.argv[1] + '/run',\n"
         "                  epochs=1, batch_size=2, width=64, height=48, workers=0, augment=True, max_steps=3)\n"
-        "trainer.fit(cfg)\n"
+        "trainer.fit(cfg, callbacks=trainer.Callbacks(on_epoch_end=[dump]))\n"
     )
     r = torchrun_two(script, tmp_path, port=29533)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -205,17 +184,13 @@ def test_ddp_stop_asked_of_one_rank_stops_every_rank_at_the_same_step(tmp_path):
         "import os, signal, sys, torch.distributed as dist\n"
         "from train.config import TrainConfig\n"
         "from train import trainer\n"
-        "orig_step = trainer.train_step\n"
-        "def step(run, images, depths):\n"
-        "    loss = orig_step(run, images, depths)\n"
-        "    if dist.get_rank() == 1 and run.meta['step'] == 1:\n"
+        "def step(run, loss):\n"
+        "    if dist.get_rank() == 1 and run.state.step == 2:\n"
         "        os.kill(os.getpid(), signal.SIGINT)\n"
-        "    return loss\n"
-        "trainer.train_step = step\n"
         "cfg = TrainConfig(data=['synthetic:16'], model='unet', model_kwargs={'width': 4}, out=sys.argv[1] + '/run',\n"
         "                  epochs=1, batch_size=2, width=64, height=48, workers=0, augment=False)\n"
         "try:\n"
-        "    trainer.fit(cfg)\n"
+        "    trainer.fit(cfg, callbacks=trainer.Callbacks(on_step=[step]))\n"
         "except trainer.Interrupted as e:\n"
         "    print(f'rank {dist.get_rank()}: {e}', flush=True)\n"
         "    sys.exit(e.exit_code)\n"
@@ -295,7 +270,7 @@ def test_epoch_validate_and_save_are_steps_a_caller_can_run(tmp_path):
     loader = DataLoader(train_set, batch_size=4, sampler=EpochSampler(len(train_set)), num_workers=0)
     with TrainProgress(enabled=False) as progress:
         loss = train_one_epoch(run, loader, progress, lambda: False)
-    assert np.isfinite(loss) and run.meta["step"] == 3
+    assert np.isfinite(loss) and run.state.step == 3 and run.state.step_in_epoch == 3
     assert any(not torch.equal(a, b) for a, b in zip(before, run.model.parameters()))
     record = {"epoch": 1, "step": 3, "loss": loss} | validate(run.model, val_set, torch.device("cpu"), run.model.max_depth)
     assert 0 <= record["delta1"] <= 1 and "delta1_ms" in record

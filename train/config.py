@@ -40,7 +40,8 @@ class TrainConfig:
     weight_decay: float = option(0.0, "Adam weight decay.")
     width: int = option(320, "Training width (or --size WxH).", cli=False)
     height: int = option(240, "Training height (or --size WxH).", cli=False)
-    split: str = option("auto", "auto (blocks for video sequences, random otherwise), random (70/30), blocks or tail (the last part held out).")
+    split: str = option("auto", "auto (blocks for video sequences, random otherwise), random (70/30), blocks or tail "
+                        "(the last part held out).")  # fmt: skip
     val_fraction: float = option(0.3, "Share of each dataset held out for validation.")
     split_blocks: int = option(20, "Contiguous blocks a video sequence is split into.")
     augment: bool = option(True, "Flips, scale-crops, colour jitter.")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,25 @@ from rtdepth.errors import RtdepthError
 from rtdepth.io import atomic_write_bytes
 
 
-def save_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, meta: dict[str, Any]) -> None:
-    """Write model + optimizer tensors and ``meta`` (counters, config, history) atomically."""
+@dataclass
+class TrainState:
+    """Where a run stands: what ``--resume`` restores, and what callbacks read."""
+
+    epoch: int = 0  # epochs finished
+    step: int = 0  # optimizer steps taken, all epochs
+    step_in_epoch: int = 0  # steps taken in the epoch under way
+    best: float = -math.inf  # best validation delta1 so far
+    best_epoch: int = -1
+    history: list[dict[str, Any]] = field(default_factory=list)  # one record per finished epoch
+
+    @classmethod
+    def from_header(cls, meta: dict[str, Any]) -> TrainState:
+        return cls(**{f.name: meta[f.name] for f in fields(cls) if f.name in meta})
+
+
+def save_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: TrainState,
+                     config: dict[str, Any]) -> None:  # fmt: skip
+    """Write model + optimizer tensors, the counters and the run's config atomically."""
     from safetensors.torch import save
 
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -21,11 +40,11 @@ def save_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.
     for idx, slots in opt["state"].items():
         for name, value in slots.items():
             tensors[f"optim.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    header = {"meta": meta, "param_groups": opt["param_groups"]}
+    header = {"meta": asdict(state) | {"config": config}, "param_groups": opt["param_groups"]}
     atomic_write_bytes(path, save(tensors, metadata={"rtdepth_train_state": json.dumps(header)}))
 
 
-def load_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+def load_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> TrainState:
     """Restore what :func:`save_train_state` wrote; a state of another model is a clear error."""
     from safetensors import safe_open
     from safetensors.torch import load_file
@@ -54,7 +73,7 @@ def load_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.
         optimizer.load_state_dict({"state": state, "param_groups": header["param_groups"]})
     except (ValueError, KeyError, TypeError) as exc:
         raise RtdepthError(f"{path}: its optimizer state does not fit this model (another run's state?)") from exc
-    return header["meta"]
+    return TrainState.from_header(header["meta"])
 
 
 COUNTERS = ("epoch", "step", "step_in_epoch")
@@ -71,6 +90,3 @@ def _check_header(path: Path, header: object) -> None:
     if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) and isinstance(g.get("params"), list)
                                                               for g in groups):  # fmt: skip
         raise bad
-    meta.setdefault("best", float("-inf"))
-    meta.setdefault("best_epoch", -1)
-    meta.setdefault("history", [])

@@ -31,7 +31,7 @@ from train.config import TrainConfig
 from train.data import DepthTrainingSet, EpochSampler
 from train.losses import DepthLoss
 from train.progress import TrainProgress
-from train.state import load_train_state, save_train_state
+from train.state import TrainState, load_train_state, save_train_state
 
 
 class Interrupted(RtdepthError):
@@ -154,7 +154,7 @@ class StopRequest:
         """Save the resumable state and end the run with the signal's exit code."""
         save_state(run)
         raise Interrupted(
-            f"{where} (step {run.meta['step']}); state saved in {run.out / 'state.safetensors'}, continue with --resume",
+            f"{where} (step {run.state.step}); state saved in {run.out / 'state.safetensors'}, continue with --resume",
             SIGNAL_EXIT[signal.SIGTERM if self.requested.terminated else signal.SIGINT],
         )
 
@@ -204,6 +204,15 @@ def _export_weights(paths: list[Path], model: DepthNet, cfg: TrainConfig, summar
 
 
 @dataclass
+class Callbacks:
+    """Hooks into a run (progress, logging, tests): ``on_step(run, loss)`` after every optimizer step and
+    ``on_epoch_end(run, record)`` after each epoch's validation and save, on every rank."""
+
+    on_step: list[Callable[[Run, float], None]] = field(default_factory=list)
+    on_epoch_end: list[Callable[[Run, dict[str, Any]], None]] = field(default_factory=list)
+
+
+@dataclass
 class Run:
     """What one training run holds while it goes: the model, its optimizer, counters and where it writes."""
 
@@ -214,13 +223,14 @@ class Run:
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
     loss_fn: DepthLoss
-    meta: dict[str, Any]
+    state: TrainState
     out: Path
     total_steps: int
     use_amp: bool = False
     amp_dtype: torch.dtype = torch.float16
     samples_seen: int = 0
     last_save: float = field(default_factory=time.monotonic)
+    callbacks: Callbacks = field(default_factory=lambda: Callbacks())
 
     @property
     def precision(self) -> str:
@@ -271,21 +281,23 @@ def train_one_epoch(run: Run, loader: DataLoader, progress: TrainProgress, stop:
     """One pass over ``loader`` (resuming mid-epoch where the sampler says); returns the mean loss.
 
     The state is saved every ``save_every`` minutes, so a killed run loses at most that much."""
-    cfg, dist, meta = run.cfg, run.dist, run.meta
-    task = progress.start_epoch(meta["epoch"], cfg.epochs, len(loader), meta["step_in_epoch"])
+    cfg, dist, state = run.cfg, run.dist, run.state
+    task = progress.start_epoch(state.epoch, cfg.epochs, len(loader), state.step_in_epoch)
     set_training_mode(run.net, cfg)
     for images, depths in _batches(loader):
-        if meta["step"] >= run.total_steps:
+        if state.step >= run.total_steps:
             break
         for group in run.optimizer.param_groups:
-            group["lr"] = poly_lr(meta["step"], run.total_steps, cfg)
+            group["lr"] = poly_lr(state.step, run.total_steps, cfg)
         loss = train_step(run, images, depths)
         if not torch.isfinite(loss):
-            raise RtdepthError(f"loss became {loss.item()} at step {meta['step']}; lower --lr")
-        meta["step"] += 1
-        meta["step_in_epoch"] += 1
+            raise RtdepthError(f"loss became {loss.item()} at step {state.step}; lower --lr")
+        state.step += 1
+        state.step_in_epoch += 1
         run.samples_seen += images.shape[0] * dist.world
         progress.advance(task, loss.item(), images.shape[0] * dist.world)
+        for hook in run.callbacks.on_step:
+            hook(run, loss.item())
         if stop_agreed(stop, dist):
             stop.stop(run, "interrupted during training")
         if cfg.save_every and time.monotonic() - run.last_save >= cfg.save_every * 60:
@@ -296,18 +308,18 @@ def train_one_epoch(run: Run, loader: DataLoader, progress: TrainProgress, stop:
 def save_state(run: Run) -> None:
     """The resumable state (model, optimizer, counters, config), atomically; rank 0 only."""
     if run.dist.main:
-        save_train_state(run.out / "state.safetensors", run.model, run.optimizer, run.meta | {"config": asdict(run.cfg)})
+        save_train_state(run.out / "state.safetensors", run.model, run.optimizer, run.state, asdict(run.cfg))
     run.last_save = time.monotonic()
 
 
 def save_checkpoints(run: Run, record: dict[str, Any], summary: dict[str, Any]) -> bool:
     """Best (by validation delta1) and last weights, and a log line; returns whether this epoch is the best.
     A validation that yields no delta1 (no valid depth) still saves the last weights; it is never the best."""
-    meta = run.meta
+    state = run.state
     score = record.get("delta1")
-    improved = isinstance(score, float) and math.isfinite(score) and score > meta["best"]
+    improved = isinstance(score, float) and math.isfinite(score) and score > state.best
     if improved:
-        meta["best"], meta["best_epoch"] = score, record["epoch"]
+        state.best, state.best_epoch = score, record["epoch"]
         summary = summary | {"best_epoch": record["epoch"]}
     paths = [run.out / "last.safetensors"] + ([run.out / "best.safetensors"] if improved else [])
     if run.cfg.keep_epochs:  # candidates for a selection rule that looks beyond the validation split
@@ -342,10 +354,10 @@ def start_run(cfg: TrainConfig, resume: bool, dist: Dist, steps_per_epoch: int) 
         model = model.to(memory_format=torch.channels_last)
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    meta: dict[str, Any] = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best": -math.inf, "best_epoch": -1, "history": []}
+    state = TrainState()
     out = Path(cfg.out)
     if resume:
-        meta = load_train_state(out / "state.safetensors", model, optimizer)
+        state = load_train_state(out / "state.safetensors", model, optimizer)
     net = model
     if dist.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -356,7 +368,7 @@ def start_run(cfg: TrainConfig, resume: bool, dist: Dist, steps_per_epoch: int) 
     scaler = torch.amp.GradScaler(dist.device.type, enabled=use_amp and amp_dtype == torch.float16)
     loss_fn = DepthLoss(max_depth=model.max_depth, w_ssi=cfg.ssi_weight, w_match=cfg.match_weight)
     total = cfg.max_steps or cfg.epochs * steps_per_epoch
-    return Run(cfg, dist, model, net, optimizer, scaler, loss_fn, meta, out, total, use_amp, amp_dtype)
+    return Run(cfg, dist, model, net, optimizer, scaler, loss_fn, state, out, total, use_amp, amp_dtype)
 
 
 def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
@@ -371,7 +383,7 @@ def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
                            "--overwrite to replace it, or another -o")  # fmt: skip
 
 
-def fit(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
+def fit(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, callbacks: Callbacks | None = None) -> dict[str, Any]:
     """Train, validate each epoch, keep best and last weights in ``cfg.out``; returns the summary.
 
     Ctrl-C or SIGTERM at any point saves what exists and raises ``Interrupted``; ``resume`` continues
@@ -390,7 +402,8 @@ def fit(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict
         drop_last = sampler.per_rank >= 2 * cfg.batch_size
         steps_per_epoch = sampler.per_rank // cfg.batch_size if drop_last else math.ceil(sampler.per_rank / cfg.batch_size)
         run = start_run(cfg, resume, dist, steps_per_epoch)
-        meta = run.meta
+        run.callbacks = callbacks or Callbacks()
+        state = run.state
         if dist.main:
             run.out.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(run.out)
@@ -401,37 +414,39 @@ def fit(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict
         started = time.perf_counter()
 
         def summary() -> dict[str, Any]:
-            return _summary(cfg, meta, started, run.samples_seen, dist, len(train_set), len(val_set), init,
+            return _summary(cfg, state, started, run.samples_seen, dist, len(train_set), len(val_set), init,
                             run.precision)  # fmt: skip
 
         with progress:
-            while meta["epoch"] < cfg.epochs and meta["step"] < run.total_steps:
-                epoch = meta["epoch"]
-                sampler.set_epoch(epoch, skip=meta["step_in_epoch"] * cfg.batch_size)
+            while state.epoch < cfg.epochs and state.step < run.total_steps:
+                epoch = state.epoch
+                sampler.set_epoch(epoch, skip=state.step_in_epoch * cfg.batch_size)
                 loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
                                     drop_last=drop_last, pin_memory=dist.device.type == "cuda")  # fmt: skip
                 mean_loss = train_one_epoch(run, loader, progress, stop)
-                steps_done = meta["step_in_epoch"]
-                meta["epoch"] += 1
-                meta["step_in_epoch"] = 0
-                record: dict[str, Any] = {"epoch": epoch + 1, "step": meta["step"], "loss": mean_loss}
-                last = meta["epoch"] >= cfg.epochs or meta["step"] >= run.total_steps
+                steps_done = state.step_in_epoch
+                state.epoch += 1
+                state.step_in_epoch = 0
+                record: dict[str, Any] = {"epoch": epoch + 1, "step": state.step, "loss": mean_loss}
+                last = state.epoch >= cfg.epochs or state.step >= run.total_steps
                 validated = True
                 if dist.main and ((epoch + 1) % cfg.val_every == 0 or last):
                     metrics = validate(run.model, val_set, dist.device, run.model.max_depth, stop)
                     if metrics is None:  # saved as "all steps of this epoch done": --resume validates it
-                        meta["epoch"], meta["step_in_epoch"] = epoch, steps_done
+                        state.epoch, state.step_in_epoch = epoch, steps_done
                         validated = False
                     else:
                         record |= metrics
                         progress.report(record)
                         save_checkpoints(run, record, summary())
                 if validated:
-                    meta["history"].append(record)
+                    state.history.append(record)
                     save_state(run)
+                    for hook in run.callbacks.on_epoch_end:
+                        hook(run, record)
                 if stop_agreed(stop, dist):  # every rank asks here, so an interrupted validation stops them all
                     stop.stop(run, f"interrupted after epoch {epoch + 1}" if validated else "interrupted during validation")
-                if cfg.patience and meta["epoch"] - max(meta["best_epoch"], 0) > cfg.patience:
+                if cfg.patience and state.epoch - max(state.best_epoch, 0) > cfg.patience:
                     break
     if dist.world > 1:
         torch.distributed.barrier()
@@ -466,7 +481,7 @@ NOT_IN_SUMMARY = ("out", "workers", "cache", "device", "save_every", "keep_epoch
 
 
 def _summary(
-    cfg: TrainConfig, meta: dict[str, Any], started: float, seen: int, dist: Dist, n_train: int, n_val: int, init: str | None,
+    cfg: TrainConfig, state: TrainState, started: float, seen: int, dist: Dist, n_train: int, n_val: int, init: str | None,
     precision: str = "fp32",
 ) -> dict[str, Any]:
     """The weights' training header: the config's learning choices (from its fields, not listed by hand) and
@@ -478,9 +493,9 @@ def _summary(
         "train_only": [str(d) for d in cfg.train_only],
         "train_samples": n_train,
         "val_samples": n_val,
-        "epochs": meta["epoch"],
-        "steps": meta["step"],
-        "best_epoch": meta["best_epoch"],
+        "epochs": state.epoch,
+        "steps": state.step,
+        "best_epoch": state.best_epoch,
         "seconds": round(elapsed, 1),
         "samples_per_s": round(seen / max(elapsed, 1e-9), 2),
         "device": str(dist.device),
