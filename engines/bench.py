@@ -18,9 +18,10 @@ import numpy as np
 from rtdepth.checkpoint import ASSETS, WeightsInfo, default_weights, load_model, read_info, save_weights
 from rtdepth.models import create_model
 from rtdepth.runtime.backends import Backend, OnnxRuntimeBackend, TorchBackend
+from rtdepth.sizes import TRAINING_SIZE
 from rtdepth.stream.stabilize import TemporalStabilizer
 
-SIZES = ((320, 240), (640, 480))
+SIZES = (TRAINING_SIZE, (640, 480))
 
 
 @dataclass

@@ -86,7 +86,7 @@ def export_and_verify(weights: Path | None, output: Path, verify: bool = True) -
     """Export weights to ONNX; with ``verify``, compare ONNX Runtime to PyTorch on the bundled real frames."""
     import cv2
 
-    from rtdepth.samples import sample_frames
+    from rtdepth.bundled_frames import sample_frames
 
     weights = resolve_weights(weights)
     model, info = load_model(weights)

@@ -137,9 +137,9 @@ def verify_engine(engine: Path, weights: Path | None, min_delta1: float = 0.99) 
     """Engine vs PyTorch FP32 on the bundled real frames: max abs error and delta1 (FP32 as truth)."""
     import cv2
 
+    from rtdepth.bundled_frames import sample_frames
     from rtdepth.metrics import compute_metrics
     from rtdepth.runtime.backends import TorchBackend
-    from rtdepth.samples import sample_frames
 
     weights = resolve_weights(weights)
     reference = TorchBackend(load_model(weights)[0], "cuda", "fp32")

@@ -21,6 +21,7 @@ import torch
 from rtdepth.errors import RtdepthError
 from rtdepth.io import atomic_write_bytes
 from rtdepth.models import DepthNet, create_model
+from rtdepth.sizes import TRAINING_SIZE
 
 FORMAT = "rtdepth-weights/1"
 ASSETS = Path(__file__).parent / "assets"
@@ -33,7 +34,7 @@ class WeightsInfo:
 
     model: str
     kwargs: dict[str, Any] = field(default_factory=dict)
-    input_size: tuple[int, int] = (320, 240)  # (width, height) the model was trained at
+    input_size: tuple[int, int] = TRAINING_SIZE  # (width, height) the model was trained at
     depth_range: tuple[float, float] = (0.1, 10.0)
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -55,7 +56,7 @@ class WeightsInfo:
         return cls(
             model=d["model"],
             kwargs=d.get("kwargs", {}),
-            input_size=tuple(d.get("input_size", (320, 240))),
+            input_size=tuple(d.get("input_size", TRAINING_SIZE)),
             depth_range=tuple(d.get("depth_range", (0.1, 10.0))),
             training=d.get("training", {}),
             metrics=d.get("metrics", {}),

@@ -340,8 +340,8 @@ def _bench_flicker(weights: Path | None, device: str, frames: list[Path], clip: 
     from engines.flicker import moving_consistency, static_flicker
     from rtdepth.checkpoint import ASSETS
 
+    from .bundled_frames import sample_frames
     from .io import read_image
-    from .samples import sample_frames
 
     images = [("/".join(p.parts[-3:]), read_image(p)) for p in frames]
     images = images or [(f"sample {i}", f) for i, f in enumerate(sample_frames())]

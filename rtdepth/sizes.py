@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rtdepth.errors import RtdepthError
 
+TRAINING_SIZE = (320, 240)  # (width, height): the paper's training size, every model's default and every check's
 MAX_SIDE = 8192  # larger frames are a typo, not a camera: refuse before allocating gigabytes
 
 

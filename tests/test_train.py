@@ -309,7 +309,7 @@ def test_eval_subset_val_uses_the_split_stored_in_the_weights(tmp_path):
 
 
 def test_synthetic_rooms_are_textured_with_the_bundled_photos():
-    from rtdepth.samples import sample_paths
+    from rtdepth.bundled_frames import sample_paths
 
     textures = SyntheticRooms(1).textures
     assert len(textures) == len(sample_paths()) >= 3

@@ -9,7 +9,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from rtdepth.data.splits import SplitSpec
 from rtdepth.errors import RtdepthError
-from rtdepth.sizes import MAX_SIDE
+from rtdepth.sizes import MAX_SIDE, TRAINING_SIZE
 
 
 def option(default: Any, help: str, *, flags: tuple[str, ...] = (), cli: bool = True, factory: Any = None) -> Any:
@@ -38,8 +38,8 @@ class TrainConfig:
     end_lr: float = option(1e-6, "Learning rate the poly decay ends at.")
     poly_power: float = option(0.9, "Power of the poly decay.")
     weight_decay: float = option(0.0, "Adam weight decay.")
-    width: int = option(320, "Training width (or --size WxH).", cli=False)
-    height: int = option(240, "Training height (or --size WxH).", cli=False)
+    width: int = option(TRAINING_SIZE[0], "Training width (or --size WxH).", cli=False)
+    height: int = option(TRAINING_SIZE[1], "Training height (or --size WxH).", cli=False)
     split: str = option("auto", "auto (blocks for video sequences, random otherwise), random (70/30), blocks or tail "
                         "(the last part held out).")  # fmt: skip
     val_fraction: float = option(0.3, "Share of each dataset held out for validation.")

@@ -17,6 +17,7 @@ import numpy as np
 import typer
 
 from rtdepth.errors import RtdepthError, run_app
+from rtdepth.sizes import TRAINING_SIZE
 from rtdepth.stream.depth_io import save_depth, write_image
 
 app = typer.Typer(add_completion=False)
@@ -46,7 +47,7 @@ def sgbm_disparity(left: np.ndarray, right: np.ndarray, max_disp: int = 128) -> 
 
 
 def stereo_pair_to_rgbd(left: np.ndarray, right: np.ndarray, fx: float, baseline: float, valid_rect: list[float],
-                        size: tuple[int, int] = (320, 240), depth_range: tuple[float, float] = (0.3, 10.0)):  # fmt: skip
+                        size: tuple[int, int] = TRAINING_SIZE, depth_range: tuple[float, float] = (0.3, 10.0)):  # fmt: skip
     """(RGB uint8, depth metres) at ``size`` from a rectified greyscale pair, cropped to the valid area."""
     disp = sgbm_disparity(left, right)
     with np.errstate(divide="ignore"):

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from rtdepth.bundled_frames import sample_frames
 from rtdepth.runtime.preprocess import resize_rgb, to_rgb8
-from rtdepth.samples import sample_frames
+from rtdepth.sizes import TRAINING_SIZE
 
 from .config import TrainConfig
 from .trainer import setup_distributed, start_run, train_step
@@ -46,7 +47,7 @@ def sample_batch(batch: int, size: tuple[int, int]) -> tuple[torch.Tensor, torch
     return torch.from_numpy(rgb).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(depth)
 
 
-def measure(model: str, device: str = "auto", size: tuple[int, int] = (320, 240), batch: int = 16,
+def measure(model: str, device: str = "auto", size: tuple[int, int] = TRAINING_SIZE, batch: int = 16,
             steps: int = 20, warmup: int = 5, precision: str = "auto") -> TrainSpeed:  # fmt: skip
     """Median step time of ``steps`` optimizer steps after ``warmup``, synchronised on CUDA; ``precision`` as
     ``rtdepth train --precision`` takes it."""

@@ -13,8 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rtdepth.bundled_frames import sample_paths
 from rtdepth.data.sample import Sample
-from rtdepth.samples import sample_paths
+from rtdepth.sizes import TRAINING_SIZE
 
 
 def _load_textures(paths: list[Path] | None) -> list[np.ndarray]:
@@ -57,7 +58,7 @@ class SyntheticRooms:
 
     sequential = False  # every room is independent
 
-    def __init__(self, n: int, size: tuple[int, int] = (320, 240), seed: int = 0, textures: list[Path] | None = None,
+    def __init__(self, n: int, size: tuple[int, int] = TRAINING_SIZE, seed: int = 0, textures: list[Path] | None = None,
                  max_boxes: int = 6) -> None:  # fmt: skip
         self.n, self.size, self.seed, self.max_boxes = n, size, seed, max_boxes
         self.textures = _load_textures(textures)

@@ -17,6 +17,7 @@ from pathlib import Path
 from rtdepth import __version__
 from rtdepth.errors import RtdepthError
 from rtdepth.io import atomic_write_bytes
+from rtdepth.sizes import TRAINING_SIZE
 
 MAGIC = b"RTDEPTH-ENGINE1\n"
 
@@ -25,7 +26,7 @@ MAGIC = b"RTDEPTH-ENGINE1\n"
 class ShapeProfile:
     """One optimisation profile: the frame sizes (width, height) an engine accepts, and the batch range."""
 
-    min: tuple[int, int] = (320, 240)
+    min: tuple[int, int] = TRAINING_SIZE
     opt: tuple[int, int] = (640, 480)
     max: tuple[int, int] = (1280, 720)
     max_batch: int = 1
@@ -85,7 +86,7 @@ class EngineHeader:
     trt_version: str
     gpu_name: str
     compute_capability: str
-    input_size: list[int] = field(default_factory=lambda: [320, 240])
+    input_size: list[int] = field(default_factory=lambda: list(TRAINING_SIZE))
     depth_range: list[float] = field(default_factory=lambda: [0.1, 10.0])
     build_date: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     rtdepth_version: str = __version__

@@ -15,6 +15,7 @@ from rtdepth.errors import RtdepthError
 from rtdepth.runtime import cache
 from rtdepth.runtime.backends import Backend, OnnxRuntimeBackend, TorchBackend, resolve_device
 from rtdepth.runtime.plan import OpenSpec, Plan, plan
+from rtdepth.sizes import TRAINING_SIZE
 
 
 def open_backend(
@@ -101,7 +102,7 @@ def _open_file(path: Path, backend: str, device: str, precision: str | None, onn
 
 def _info_from_onnx(backend: OnnxRuntimeBackend) -> WeightsInfo:
     m = backend.metadata
-    static = backend.static_hw[::-1] if backend.static_hw else (320, 240)
+    static = backend.static_hw[::-1] if backend.static_hw else TRAINING_SIZE
     size = (int(m.get("input_width", static[0])), int(m.get("input_height", static[1])))
     return WeightsInfo(
         m.get("model", "onnx"),

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import typer
 
+from rtdepth.bundled_frames import SAMPLES
 from rtdepth.errors import RtdepthError, run_app
-from rtdepth.samples import SAMPLES
 from train.render.writer import make_dataset_folders, render_job, worker_init
 
 app = typer.Typer(add_completion=False)
