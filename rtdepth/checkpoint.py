@@ -21,7 +21,7 @@ import torch
 from rtdepth.errors import RtdepthError
 from rtdepth.io import atomic_write_bytes
 from rtdepth.models import DepthNet, create_model
-from rtdepth.sizes import TRAINING_SIZE
+from rtdepth.sizes import DEPTH_RANGE, TRAINING_SIZE
 
 FORMAT = "rtdepth-weights/1"
 ASSETS = Path(__file__).parent / "assets"
@@ -35,7 +35,7 @@ class WeightsInfo:
     model: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     input_size: tuple[int, int] = TRAINING_SIZE  # (width, height) the model was trained at
-    depth_range: tuple[float, float] = (0.1, 10.0)
+    depth_range: tuple[float, float] = DEPTH_RANGE
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     camera: dict[str, Any] = field(default_factory=dict)  # {"canonical_fx_ratio": r}: trained in canonical camera space
@@ -57,7 +57,7 @@ class WeightsInfo:
             model=d["model"],
             kwargs=d.get("kwargs", {}),
             input_size=tuple(d.get("input_size", TRAINING_SIZE)),
-            depth_range=tuple(d.get("depth_range", (0.1, 10.0))),
+            depth_range=tuple(d.get("depth_range", DEPTH_RANGE)),
             training=d.get("training", {}),
             metrics=d.get("metrics", {}),
             camera=d.get("camera", {}),

@@ -15,6 +15,7 @@ from rtdepth.data.splits import SplitSpec
 from rtdepth.errors import RtdepthError
 from rtdepth.estimator import DepthEstimator
 from rtdepth.metrics import MetricAccumulator, compute_metrics
+from rtdepth.sizes import DEPTH_RANGE
 from rtdepth.stopping import stop_requests
 from rtdepth.stream.depth_io import write_image
 from rtdepth.stream.visualize import FixedRange, colorize
@@ -26,7 +27,7 @@ class EvalOptions:
 
     subset: str = "all"  # all | val | train (val/train use the same split as training)
     split: SplitSpec | None = None  # None: the split the weights were trained with (else the default)
-    max_depth: float = 10.0
+    max_depth: float = DEPTH_RANGE[1]
     eigen_crop: bool = False
     save_dir: Path | None = None
     limit: int | None = None

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rtdepth.sizes import DEPTH_RANGE
+
 METRIC_NAMES = ("delta1", "delta2", "delta3", "abs_rel", "sq_rel", "rmse", "log10")
 HIGHER_IS_BETTER = {"delta1", "delta2", "delta3"}
 
@@ -28,7 +30,7 @@ def compute_metrics(
     pred: np.ndarray,
     gt: np.ndarray,
     min_depth: float = 1e-3,
-    max_depth: float = 10.0,
+    max_depth: float = DEPTH_RANGE[1],
     median_scaling: bool = False,
     eigen_crop: bool = False,
 ) -> dict[str, float] | None:

@@ -1,10 +1,12 @@
-"""The one parser for frame sizes written ``WxH`` (``320x240``), used by every command and by training."""
+"""The one parser for frame sizes written ``WxH`` (``320x240``), used by every command and by training, and the
+defaults every part shares: the training size and the depth range a model's head spans."""
 
 from __future__ import annotations
 
 from rtdepth.errors import RtdepthError
 
 TRAINING_SIZE = (320, 240)  # (width, height): the paper's training size, every model's default and every check's
+DEPTH_RANGE = (0.1, 10.0)  # metres a model's output spans unless its weights say otherwise (their header does)
 MAX_SIDE = 8192  # larger frames are a typo, not a camera: refuse before allocating gigabytes
 
 

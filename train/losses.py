@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rtdepth.sizes import DEPTH_RANGE
+
 
 def _gaussian_window(size: int = 7, sigma: float = 1.5, device: torch.device | None = None) -> torch.Tensor:
     x = torch.arange(size, dtype=torch.float32, device=device) - size // 2
@@ -123,7 +125,7 @@ class DepthLoss(nn.Module):
     """``w_depth * L1 + w_grad * gradient L1 + w_ssim * (1 - SSIM) / 2 (+ w_ssi * SSI + w_match * gradient
     matching)``, masked to valid pixels."""
 
-    def __init__(self, max_depth: float = 10.0, w_depth: float = 0.1, w_grad: float = 1.0, w_ssim: float = 1.0,
+    def __init__(self, max_depth: float = DEPTH_RANGE[1], w_depth: float = 0.1, w_grad: float = 1.0, w_ssim: float = 1.0,
                  w_ssi: float = 0.0, w_match: float = 0.0) -> None:  # fmt: skip
         super().__init__()
         self.max_depth = max_depth

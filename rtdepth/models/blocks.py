@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rtdepth.sizes import DEPTH_RANGE
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -25,8 +27,8 @@ class DepthNet(nn.Module):
 
     def __init__(
         self,
-        min_depth: float = 0.1,
-        max_depth: float = 10.0,
+        min_depth: float = DEPTH_RANGE[0],
+        max_depth: float = DEPTH_RANGE[1],
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
     ) -> None:

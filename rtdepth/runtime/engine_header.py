@@ -17,7 +17,7 @@ from pathlib import Path
 from rtdepth import __version__
 from rtdepth.errors import RtdepthError
 from rtdepth.io import atomic_write_bytes
-from rtdepth.sizes import TRAINING_SIZE
+from rtdepth.sizes import DEPTH_RANGE, TRAINING_SIZE
 
 MAGIC = b"RTDEPTH-ENGINE1\n"
 
@@ -87,7 +87,7 @@ class EngineHeader:
     gpu_name: str
     compute_capability: str
     input_size: list[int] = field(default_factory=lambda: list(TRAINING_SIZE))
-    depth_range: list[float] = field(default_factory=lambda: [0.1, 10.0])
+    depth_range: list[float] = field(default_factory=lambda: list(DEPTH_RANGE))
     build_date: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     rtdepth_version: str = __version__
 

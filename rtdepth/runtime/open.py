@@ -15,7 +15,7 @@ from rtdepth.errors import RtdepthError
 from rtdepth.runtime import cache
 from rtdepth.runtime.backends import Backend, OnnxRuntimeBackend, TorchBackend, resolve_device
 from rtdepth.runtime.plan import OpenSpec, Plan, plan
-from rtdepth.sizes import TRAINING_SIZE
+from rtdepth.sizes import DEPTH_RANGE, TRAINING_SIZE
 
 
 def open_backend(
@@ -107,5 +107,5 @@ def _info_from_onnx(backend: OnnxRuntimeBackend) -> WeightsInfo:
     return WeightsInfo(
         m.get("model", "onnx"),
         input_size=size,
-        depth_range=(float(m.get("depth_min", 0.1)), float(m.get("depth_max", 10.0))),
+        depth_range=(float(m.get("depth_min", DEPTH_RANGE[0])), float(m.get("depth_max", DEPTH_RANGE[1]))),
     )
