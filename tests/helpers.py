@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -28,23 +29,30 @@ def tum_depth(folder: Path, i: int) -> Path:
     return folder / "depth" / f"{tum_rgb(folder, i).stem}.png"
 
 
-def run_cli(*args) -> tuple[int, str, str]:
-    """``rtdepth ARGS`` in this process (no interpreter and torch import per call): exit code, stdout, stderr.
-    For what needs a process of its own (signals, concurrent runs) the tests start one."""
+def run_cli(*args, app=None, prog_name: str = "rtdepth") -> tuple[int, str, str]:
+    """``rtdepth ARGS`` (or another typer ``app``, such as ``train.average``'s) in this process, as its console
+    entry point runs it (no interpreter and torch import per call): exit code, stdout, stderr. For what needs a
+    process of its own (signals, resource limits, concurrent runs) the tests start one."""
     import contextlib
     import io
 
-    from rtdepth.cli import app
     from rtdepth.errors import run_app
 
+    if app is None:
+        from rtdepth.cli import app
     out, err = io.StringIO(), io.StringIO()
     code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            run_app(app, [str(a) for a in args], prog_name="rtdepth")
+            run_app(app, [str(a) for a in args], prog_name=prog_name)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
     return code, out.getvalue(), err.getvalue()
+
+
+def cli_result(*args, app=None) -> subprocess.CompletedProcess:
+    """``run_cli`` as a finished process (returncode, stdout, stderr), for tests written against one."""
+    return subprocess.CompletedProcess([str(a) for a in args], *run_cli(*args, app=app))
 
 
 def error_lines(stderr: str) -> list[str]:

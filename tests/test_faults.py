@@ -16,7 +16,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from helpers import error_lines, make_clip, run_cli, tum_rgb
+from helpers import cli_result, error_lines, make_clip, run_cli, tum_rgb
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +108,7 @@ def test_outputs_equal_to_inputs_are_refused_before_any_work(tmp_path, long_clip
     before = image.read_bytes()
     cases = (("image", image, "-o", image), ("video", long_clip, "-o", long_clip), ("video", long_clip, "-o", tmp_path / "o.png"))
     for args in cases:
-        r = subprocess.run(rtdepth_cmd(*args), capture_output=True, text=True, timeout=60)
+        r = cli_result(*args)
         assert r.returncode == 2 and len(error_lines(r.stderr)) == 1, r.stderr
     assert image.read_bytes() == before and long_clip.stat().st_size > 0
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import cli_result
 
 from rtdepth.checkpoint import WeightsInfo, file_sha256, load_model, read_info, save_weights
 from rtdepth.data.synthetic import SyntheticRooms
@@ -213,8 +214,7 @@ def test_eval_of_a_constant_predictor(tmp_path):
             p.zero_()
         model.head.bias.fill_(float(torch.logit(torch.tensor((2.0 - 0.1) / 9.9))))
     weights = save_weights(model, tmp_path / "const.safetensors", WeightsInfo("unet", {"width": 4}, (64, 48)))
-    r = subprocess.run([sys.executable, "-m", "rtdepth", "eval", "-w", str(weights), "--data", "synthetic:3", "--json",
-                        "--backend", "torch"], capture_output=True, text=True)  # fmt: skip
+    r = cli_result("eval", "-w", weights, "--data", "synthetic:3", "--json", "--backend", "torch")
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     from rtdepth.metrics import MetricAccumulator, compute_metrics
@@ -240,9 +240,8 @@ def test_eval_of_a_perfect_predictor_is_perfect():
 
 def test_cli_init_takes_the_architecture_from_the_weights_file(tmp_path, tiny_weights):
     out = tmp_path / "ft"
-    r = subprocess.run([sys.executable, "-m", "train", "--init", str(tiny_weights), "--data", "synthetic:6", "--out",
-                        str(out), "--epochs", "1", "--batch-size", "2", "--size", "64x48",
-                        "--workers", "0", "--max-steps", "1"], capture_output=True, text=True, cwd=REPO)  # fmt: skip
+    r = cli_result("train", "--init", tiny_weights, "--data", "synthetic:6", "--out", out, "--epochs", "1", "--batch-size", "2",
+                   "--size", "64x48", "--workers", "0", "--max-steps", "1")  # fmt: skip
     assert r.returncode == 0, r.stderr
     info = read_info(out / "last.safetensors")
     assert (info.model, info.kwargs) == ("unet", {"width": 4})
@@ -251,7 +250,7 @@ def test_cli_init_takes_the_architecture_from_the_weights_file(tmp_path, tiny_we
 
 def test_error_lines_print_the_message_verbatim():
     # ":x" in a spec must not turn into an emoji on the way to stderr
-    r = subprocess.run([sys.executable, "-m", "rtdepth", "eval", "--data", "synthetic:x"], capture_output=True, text=True)
+    r = cli_result("eval", "--data", "synthetic:x")
     assert r.returncode == 2 and r.stderr.strip() == "error: synthetic:x: use synthetic:N or synthetic:N:SEED"
 
 
@@ -280,11 +279,11 @@ def test_epoch_validate_and_save_are_steps_a_caller_can_run(tmp_path):
     assert save_checkpoints(run, record | {"epoch": 2}, {"epochs": 2}) is False  # not better: only last changes
 
 
-def test_explicit_out_is_kept_when_a_model_is_named(tmp_path):
+def test_explicit_out_is_kept_when_a_model_is_named(tmp_path, monkeypatch):
     out = tmp_path / "runs" / "unet"
-    r = subprocess.run([sys.executable, "-m", "train", "--model", "unet", "--data", "synthetic:4", "--out", str(out),
-                        "--epochs", "1", "--batch-size", "2", "--size", "64x48", "--workers", "0", "--max-steps", "1"],
-                       capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    r = cli_result("train", "--model", "unet", "--data", "synthetic:4", "--out", out, "--epochs", "1", "--batch-size", "2",
+                   "--size", "64x48", "--workers", "0", "--max-steps", "1")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert (out / "last.safetensors").is_file() and not (tmp_path / "runs" / "unet" / "runs").exists()
 
@@ -324,7 +323,9 @@ def test_release_ships_only_with_a_gated_int8_model(tmp_path, tum_dir, tiny_weig
     out, report = release(tiny_weights, dst, tum_dir)
     assert out == dst and dst.is_file() and "delta1 drop" in report
     assert not list(tmp_path.glob(".*candidate*"))
-    r = subprocess.run([sys.executable, "-m", "train.release", "-w", str(tiny_weights)], capture_output=True, text=True)
+    from train.release import app as release_app
+
+    r = cli_result("-w", tiny_weights, app=release_app)
     assert r.returncode == 2 and "--calib" in r.stderr  # the bundled default is never replaced ungated
 
 
@@ -370,6 +371,7 @@ def test_card_against_a_baseline_prints_the_paired_difference(tmp_path, tiny_wei
 
 
 def test_average_of_runs_is_the_elementwise_mean_and_refuses_other_models(tmp_path):
+    from train.average import app as average_app
     from train.average import average_weights
 
     info = WeightsInfo("unet", {"width": 4}, (64, 48), training={"seed": 0})
@@ -378,7 +380,7 @@ def test_average_of_runs_is_the_elementwise_mean_and_refuses_other_models(tmp_pa
     torch.manual_seed(1)
     b = save_weights(create_model("unet", width=4), tmp_path / "b.safetensors", info)
     out = tmp_path / "avg.safetensors"
-    r = subprocess.run([sys.executable, "-m", "train.average", str(a), str(b), "-o", str(out)], capture_output=True, text=True)
+    r = cli_result(a, b, "-o", out, app=average_app)
     assert r.returncode == 0, r.stderr
     sa, sb, sm = (load_model(p)[0].state_dict() for p in (a, b, out))
     conv = next(k for k in sa if k.endswith("weight") and sa[k].dim() == 4)
@@ -390,7 +392,7 @@ def test_average_of_runs_is_the_elementwise_mean_and_refuses_other_models(tmp_pa
     other = save_weights(create_model("unet", width=8), tmp_path / "wide.safetensors", WeightsInfo("unet", {"width": 8}))
     with pytest.raises(RtdepthError, match="cannot be averaged"):
         average_weights([a, other])
-    r = subprocess.run([sys.executable, "-m", "train.average", str(a), "-o", str(out)], capture_output=True, text=True)
+    r = cli_result(a, "-o", out, app=average_app)
     assert r.returncode != 0 and "two or more" in r.stderr and "Traceback" not in r.stderr
 
 
