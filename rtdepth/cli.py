@@ -97,7 +97,7 @@ def image(
     flip: bool = FlipOpt,
 ) -> None:
     """Depth for one image: a colour-mapped picture and, optionally, raw metric depth."""
-    from .jobs import depth_for_image
+    from .image_depth import depth_for_image
 
     viz = view.visualizer()  # options checked before the model loads
     rt.check()

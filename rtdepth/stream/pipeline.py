@@ -71,10 +71,10 @@ class RunStats:
 class _Writer(threading.Thread):
     """Encodes and writes rendered frames off the inference thread (rendering them first when deferred)."""
 
-    def __init__(self, sinks: Sinks, timer: StageTimer, finish: Callable[[Frame, np.ndarray, float], np.ndarray],
+    def __init__(self, sinks: Sinks, timer: StageTimer, draw: Callable[[Frame, np.ndarray, float], np.ndarray],
                  live: bool) -> None:  # fmt: skip
         super().__init__(name="rtdepth-writer", daemon=True)
-        self.sinks, self.timer, self.finish, self.live = sinks, timer, finish, live
+        self.sinks, self.timer, self.draw, self.live = sinks, timer, draw, live
         self.queue: queue.Queue = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
         self.written = 0
@@ -86,7 +86,7 @@ class _Writer(threading.Thread):
             frame, depth, image, fps = item
             try:
                 if image is None:
-                    image = self.finish(frame, depth, fps)
+                    image = self.draw(frame, depth, fps)
                     if self.live:  # glass to glass: captured -> ready to show (headless)
                         self.timer.add("latency", time.perf_counter() - frame.captured)
                 with self.timer.time("write"):
@@ -141,7 +141,7 @@ def run_stream(
     frames_in = None if source.live else _prefetch(source, timer, decoder_done)
     label = estimator.describe()
 
-    def finish(frame: Frame, depth: np.ndarray, fps: float) -> np.ndarray:
+    def draw(frame: Frame, depth: np.ndarray, fps: float) -> np.ndarray:
         """Colour-map, overlay and HUD: the frame as shown or written."""
         with timer.time("render"):
             image = viz.render(to_bgr8(frame.image), depth)
@@ -151,7 +151,7 @@ def run_stream(
         return image
 
     deferred = sinks.window is None and sinks.preview is None  # nothing is shown here: render on the writer
-    writer = _Writer(sinks, timer, finish, source.live and deferred)
+    writer = _Writer(sinks, timer, draw, source.live and deferred)
     writer.start()
     started = time.perf_counter()
     with stop_requests() as requested:
@@ -167,7 +167,7 @@ def run_stream(
                     with timer.time("stabilise"):
                         depth = stabilizer(frame.image, depth)
                 fps = meter.tick()
-                image = None if deferred else finish(frame, depth, fps)
+                image = None if deferred else draw(frame, depth, fps)
                 if sinks.window is not None and _show(sinks.window, image, viz) == "quit":
                     break
                 if sinks.preview is not None and sinks.preview(image, depth, frame.captured) is False:

@@ -103,7 +103,7 @@ def run_video(
             task = progress.add_task("video", total=source.frame_count, fps=0.0)
             stats = run_stream(source, estimator, viz, sinks, hud=hud, stabilizer=TemporalStabilizer() if smooth else None,
                                on_frame=lambda s, fps: progress.update(task, completed=s.inferred, fps=fps))  # fmt: skip
-    _finish(stats, f"{output}", console)
+    _report_end(stats, f"{output}", console)
     return stats
 
 
@@ -143,11 +143,11 @@ def run_live(
 
             stats = run_stream(source, estimator, viz, sinks, hud=hud, max_frames=max_frames, on_frame=report,
                                stabilizer=TemporalStabilizer() if smooth else None)  # fmt: skip
-    _finish(stats, str(record) if record else None, console)
+    _report_end(stats, str(record) if record else None, console)
     return stats
 
 
-def _finish(stats: RunStats, output: str | None, console: Console) -> None:
+def _report_end(stats: RunStats, output: str | None, console: Console) -> None:
     where = f" to {output}" if output else ""
     stages = ", ".join(f"{k} {v:.1f}" for k, v in stats.stage_ms.items())
     summary = f"{stats.frames} frames{where} at {stats.fps:.1f} fps (median ms: {stages})"

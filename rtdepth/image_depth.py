@@ -1,4 +1,4 @@
-"""Single-shot CLI jobs (image), composed from library pieces."""
+"""The `image` command's work: one picture in, colour depth (and raw metres) out, composed from library pieces."""
 
 from __future__ import annotations
 
