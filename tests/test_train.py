@@ -467,3 +467,26 @@ def test_canonical_camera_training_scales_targets_by_the_lens_and_records_the_sp
     metric_weights = save_weights(create_model("unet", width=4), tmp_path / "m.safetensors", WeightsInfo("unet", {"width": 4}))
     with pytest.raises(RtdepthError, match="camera space"):
         average_weights([weights, metric_weights])
+
+
+def test_card_check_scores_each_source_and_pairs_both_scalings(tmp_path, tiny_weights, tum_dir):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from train.card import app
+
+    check = tmp_path / "check"
+    for name, fx in (("desk_a", 260.0), ("desk_b", 130.0)):  # one camera per source, as realcheck/ has
+        shutil.copytree(tum_dir, check / name)
+        (check / name / "camera.json").write_text(json.dumps({"fx": fx, "fy": fx, "cx": 160, "cy": 120, "width": 320,
+                                                              "height": 240}))  # fmt: skip
+    torch.manual_seed(1)
+    info = WeightsInfo("unet", {"width": 4}, (64, 48))
+    other = save_weights(create_model("unet", width=4), tmp_path / "other.safetensors", info)
+    r = CliRunner().invoke(app, ["-w", str(other), "--against", str(tiny_weights), "--check", str(check)])
+    assert r.exit_code == 0, r.output
+    assert "| desk_a | 16 |" in r.output and "| desk_b | 16 |" in r.output
+    assert "macro mean over 2 sources, median-scaled" in r.output and "macro mean over 2 sources, metric" in r.output
+    for label in ("median-scaled", "metric"):
+        assert f"paired desk_a, {label}: delta1" in r.output and f"paired macro mean, {label}: delta1" in r.output

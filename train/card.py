@@ -124,18 +124,20 @@ def source_report(est: DepthEstimator, base: DepthEstimator | None, check: str) 
 
 
 def paired_sources(mine: list[dict], theirs: list[dict], names: list[str]) -> list[str]:
-    """Candidate minus baseline, frame by frame within each source, on median-scaled delta1."""
-    diffs, helps, hurts, lines = [], [], [], []
-    for r, b, name in zip(mine, theirs, names):
-        base = {f["index"]: f["delta1"] for f in b["per_image"]}
-        d = np.array([f["delta1"] - base[f["index"]] for f in r["per_image"] if f["index"] in base])
-        mean, lo, hi = paired_bootstrap(d)
-        diffs.append(d)
-        lines.append(f"paired {name}: delta1 {mean:+.3f} (90% CI {lo:+.3f} .. {hi:+.3f}), {len(d)} frames")
-        (helps if lo > 0 else hurts if hi < 0 else []).append(name)
-    mean, lo, hi = macro_bootstrap(diffs)
-    lines.append(f"paired macro mean: delta1 {mean:+.3f} (90% CI {lo:+.3f} .. {hi:+.3f}); helps {', '.join(helps) or 'none'}; "
-                 f"hurts {', '.join(hurts) or 'none'}")  # fmt: skip
+    """Candidate minus baseline, frame by frame within each source, on delta1 median-scaled and metric."""
+    lines = []
+    for key, label in (("per_image", "median-scaled"), ("per_image_raw", "metric")):
+        diffs, helps, hurts = [], [], []
+        for r, b, name in zip(mine, theirs, names):
+            base = {f["index"]: f["delta1"] for f in b[key]}
+            d = np.array([f["delta1"] - base[f["index"]] for f in r[key] if f["index"] in base])
+            mean, lo, hi = paired_bootstrap(d)
+            diffs.append(d)
+            lines.append(f"paired {name}, {label}: delta1 {mean:+.3f} (90% CI {lo:+.3f} .. {hi:+.3f}), {len(d)} frames")
+            (helps if lo > 0 else hurts if hi < 0 else []).append(name)
+        mean, lo, hi = macro_bootstrap(diffs)
+        lines.append(f"paired macro mean, {label}: delta1 {mean:+.3f} (90% CI {lo:+.3f} .. {hi:+.3f}); "
+                     f"helps {', '.join(helps) or 'none'}; hurts {', '.join(hurts) or 'none'}")  # fmt: skip
     return lines
 
 
