@@ -194,7 +194,7 @@ def test_rooms_are_furnished_and_decor_stays_inside_the_walls():
 
     kinds = set()
     for index in range(12):
-        room = build_room(np.random.default_rng((3, index)))
+        room = build_room(3, index)
         x1, z1 = max(r[2] for r in room.rects), max(r[3] for r in room.rects)
         pieces = {name.split(":")[0] for name in room.surfaces if name.startswith("piece")}
         assert len(pieces) >= 2
@@ -212,12 +212,11 @@ def test_rooms_are_furnished_and_decor_stays_inside_the_walls():
 
 
 def test_close_ups_stand_in_the_room_and_look_down_at_a_top_nearby():
-    from train.render.room import build_room, close_up_camera
+    from train.render.room import build_room, close_up_camera, feature_rng
 
     seen = 0
     for index in range(8):
-        rng = np.random.default_rng((5, index))
-        room = build_room(rng)
+        room, rng = build_room(5, index), feature_rng(5, index, "cameras")
         for _ in range(5):
             cam = close_up_camera(room, rng)
             if cam is None:
@@ -249,6 +248,25 @@ def test_photo_textures_draw_each_folder_evenly_and_one_folder_as_before(tmp_pat
     assert [single.pick(rng_a) for _ in range(20)] == [spread[int(rng_b.integers(400))] for _ in range(20)]
 
 
+def test_each_feature_of_a_room_draws_from_its_own_stream(monkeypatch):
+    """Editing how one feature is drawn (here: lights take one number more) leaves every other feature as it was."""
+    from train.render import room as rooms
+
+    def shapes(room, keep):
+        return {k: [m.vertices.round(6).tobytes() for m in v] for k, v in room.surfaces.items() if keep(k)}
+
+    def not_lighting(name):
+        return name != "trim"  # light fittings are trim
+
+    before = rooms.build_room(5, 2)
+    assert shapes(rooms.build_room(5, 2), not_lighting) == shapes(before, not_lighting)  # a pure function of (seed, index)
+    real = rooms._lights
+    monkeypatch.setattr(rooms, "_lights", lambda room, rng: (rng.random(), real(room, rng)))
+    after = rooms.build_room(5, 2)
+    assert [light.radiance.tobytes() for light in after.lights] != [light.radiance.tobytes() for light in before.lights]
+    assert shapes(after, not_lighting) == shapes(before, not_lighting) and after.rects == before.rects
+
+
 def test_walls_leave_open_doorways_out_and_cover_the_rest():
     from train.render.room import wall_pieces
 
@@ -265,10 +283,11 @@ def test_an_open_doorway_shows_the_space_beyond_at_its_true_depth(tmp_path):
     from train.render.room import Camera, build_room
     from train.render.textures import PhotoCrops
 
-    room = next(r for r in (build_room(np.random.default_rng((6, i))) for i in range(40)) if r.beyond)
+    room = next(r for r in (build_room(6, i) for i in range(40)) if r.beyond)
     door, out, depth = room.beyond[0].door, room.beyond[0].out, room.beyond[0].depth
-    # 2 m in front of the doorway, 1.6 m high, looking through it: the top rows see the wall above the door.
-    eye = np.array([door[0] - 2.0 * out[0], 1.6, door[1] - 2.0 * out[1]])
+    # 2 m in front of the doorway, 1.2 m high, looking through it: the top row meets the wall 2.3 m up, above the
+    # door (at most 2.1 m) and below the lowest ceiling (2.4 m): the lintel.
+    eye = np.array([door[0] - 2.0 * out[0], 1.2, door[1] - 2.0 * out[1]])
     cam = Camera(eye, eye + np.array([out[0], 0.0, out[1]]), np.array([0.0, 1.0, 0.0]), 60.0)
     desc = scene_dict(mi, room, np.random.default_rng(0), PhotoCrops([]), tmp_path)
     ((_rgb, z),) = list(render_views(mi, dr, desc, [cam], (32, 32), 1, seed=0))

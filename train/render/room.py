@@ -2,7 +2,8 @@
 
 Everything here is geometry and numbers, no renderer: a ``Room`` lists meshes by surface and the
 lights; ``cameras`` places viewpoints where a person would stand and look. A room is a pure function
-of its random generator, so (seed, index) reproduces it.
+of (seed, index): each feature draws from its own generator, ``feature_rng(seed, index, FEATURE)``, so an
+edit to how one feature is drawn leaves every other feature of every room as it was.
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ from train.render import furniture
 from train.render.geometry import Mesh, centred_box, polygon_floor, quad
 
 OPEN_DOOR_SHARE = 0.5  # of doors: open onto a corridor or the next room
+
+# One random stream per feature of a room. The numbers are identities: never renumber, only add.
+FEATURE_STREAMS = {"plan": 1, "walls": 2, "openings": 3, "lights": 4, "furniture": 5, "decor": 6, "rugs": 7,
+                   "clutter": 8, "materials": 9, "cameras": 10, "develop": 11}  # fmt: skip
+
+
+def feature_rng(seed: int, index: int, feature: str) -> np.random.Generator:
+    """The generator of one feature of room ``index`` of ``seed``."""
+    return np.random.default_rng((seed, index, FEATURE_STREAMS[feature]))
 
 
 @dataclass
@@ -106,17 +116,18 @@ def _yaw_facing(normal: np.ndarray) -> float:
     return float(np.arctan2(normal[0], normal[1]))
 
 
-def build_room(rng: np.random.Generator) -> Room:
-    """A furnished, lit room."""
-    rects = floor_plan(rng)
-    height = rng.uniform(2.4, 3.2)
+def build_room(seed: int, index: int) -> Room:
+    """A furnished, lit room: room ``index`` of ``seed``, each feature from its own stream."""
+    plan = feature_rng(seed, index, "plan")
+    rects = floor_plan(plan)
+    height = plan.uniform(2.4, 3.2)
     room = Room(rects, height)
     room.add("floor", polygon_floor(rects, 0.0, True))
     room.add("ceiling", polygon_floor(rects, height, False))
     segs = wall_segments(rects)
-    skirting = rng.random() < 0.5
+    skirting = feature_rng(seed, index, "walls").random() < 0.5
     used: list[tuple[int, float, float]] = []  # (segment, start, end) taken on walls
-    doorways = _doors_and_windows(room, segs, rng, used)
+    doorways = _doors_and_windows(room, segs, feature_rng(seed, index, "openings"), used)
     for i, (a, b, n) in enumerate(segs):  # walls go round the open doorways
         gaps = sorted((s0, s1, h) for j, s0, s1, h in doorways if j == i)
         length = float(np.linalg.norm(b - a))
@@ -127,11 +138,11 @@ def build_room(rng: np.random.Generator) -> Room:
             if skirting and bottom == 0.0:
                 mid = _wall_point((a, b, n), (s0 + s1) / 2 / length, 0.0, 0.0075)
                 room.add("trim", centred_box(s1 - s0, 0.08, 0.015).transformed(_yaw_facing(n), tuple(mid)))
-    _lights(room, rng)
-    _furnish(room, segs, rng, used)
-    _wall_decor(room, segs, rng, used)
-    _rugs(room, rng)
-    _floor_clutter(room, rng)
+    _lights(room, feature_rng(seed, index, "lights"))
+    _furnish(room, segs, feature_rng(seed, index, "furniture"), used)
+    _wall_decor(room, segs, feature_rng(seed, index, "decor"), used)
+    _rugs(room, feature_rng(seed, index, "rugs"))
+    _floor_clutter(room, feature_rng(seed, index, "clutter"))
     return room
 
 

@@ -14,8 +14,10 @@ from rtdepth.stream.depth_io import save_depth, write_image
 # fireflies removed (1: the first 297 rooms); 3 = close-ups of table and cabinet tops among the views;
 # 4 = photo textures drawn evenly from each photo folder (with one folder it renders exactly as 3); 5 = developed
 # as a camera does (exposure on the scene, grey-world white balance, tone curve), pale walls; 6 = half the doors
-# open onto a corridor or the next room, things left on floors.
-GENERATOR = 6
+# open onto a corridor or the next room, things left on floors; 7 = the same rooms' kinds, each feature (plan,
+# openings, lights, furniture, materials, cameras, development...) drawn from its own stream (room.feature_rng), so
+# changing one feature no longer reshuffles the rest.
+GENERATOR = 7
 CLOSE_UP_SHARE = 0.3  # real footage is often a desk or a shelf at arm's length, not only a room across
 
 
@@ -26,14 +28,14 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
 
     from train.render.camera_effects import develop
     from train.render.mitsuba_scene import import_mitsuba, render_views, scene_dict, sensor_dict, z_depth
-    from train.render.room import build_room, close_up_camera, random_camera
+    from train.render.room import build_room, close_up_camera, feature_rng, random_camera
 
     mi, dr = import_mitsuba()
-    rng = np.random.default_rng((seed, room_index))
-    room = build_room(rng)
+    room = build_room(seed, room_index)
+    rng, developing = feature_rng(seed, room_index, "cameras"), feature_rng(seed, room_index, "develop")
     photos = _photos_cache(photo_paths)
     with tempfile.TemporaryDirectory() as tmp:
-        desc = scene_dict(mi, room, rng, photos, Path(tmp))
+        desc = scene_dict(mi, room, feature_rng(seed, room_index, "materials"), photos, Path(tmp))
         scene = mi.load_dict(desc)
         cams = []
         for _ in range(views * 4):  # keep views that see the room, not a wall at arm's length
@@ -52,7 +54,7 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
         written = []
         for v, (radiance, depth) in enumerate(render_views(mi, dr, desc, cams, size, spp, seed * 100003 + room_index)):
             name = f"{room_index:05d}_{v:02d}"
-            rgb = develop(radiance, rng)
+            rgb = develop(radiance, developing)
             write_image(out / "rgb" / f"{name}.jpg", rgb[..., ::-1], [1, 95])  # cv2.IMWRITE_JPEG_QUALITY = 1
             save_depth(out / "depth" / f"{name}.png", depth)
             written.append({"name": name, "fov": cams[v].fov, "origin": cams[v].origin.round(3).tolist(),
