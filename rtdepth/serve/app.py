@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,33 +37,77 @@ def create_app(service: LiveService, open_estimator: Callable[[], DepthEstimator
     """The app; ``open_estimator`` makes a second estimator for uploads (the live one stays on its thread):
     videos keep its streaming setting, still images are flip-averaged. ``hosts`` are the names the
     ``Host`` header may carry (DNS rebinding); an empty tuple accepts any (a token then guards)."""
-    limits = limits or Limits()
-    state: dict = {}
-    uploads = asyncio.Semaphore(limits.concurrent_uploads)
+    api = DepthApi(service, open_estimator, limits or Limits())
 
-    def upload_estimator() -> DepthEstimator:
-        if "estimator" not in state:
-            state["estimator"] = open_estimator()
-        return state["estimator"]
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        yield
+        api.close()  # uploads and results are removed when the server stops
 
-    def still_estimator() -> DepthEstimator:
-        if "still" not in state:  # a photo gets the better estimate, as `rtdepth image` does
-            state["still"] = upload_estimator().with_flip(True)
-        return state["still"]
+    app = Starlette(routes=api.routes(), lifespan=lifespan)
+    if token:
+        app.add_middleware(_TokenGate, token=token)
+    app.add_middleware(RequestGuard, hosts=hosts)  # outermost: a foreign Host or Origin never reaches a route
+    app.state.uploads = api.started_jobs
+    return app
 
-    def jobs() -> VideoJobs:
-        if "jobs" not in state:
-            state["jobs"] = VideoJobs(upload_estimator(), limits)
-        return state["jobs"]
 
-    def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
 
-    async def page(request: Request) -> Response:
+
+class DepthApi:
+    """The routes over one live service. The upload estimators and the video jobs are made on first use, once."""
+
+    def __init__(self, service: LiveService, open_estimator: Callable[[], DepthEstimator], limits: Limits) -> None:
+        self.service, self.open_estimator, self.limits = service, open_estimator, limits
+        self.uploads = asyncio.Semaphore(limits.concurrent_uploads)
+        self._made: dict[str, object] = {}
+        self._making = threading.Lock()
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/", self.page),
+            Route("/stream.mjpg", self.stream),
+            Route("/api/stats", self.stats),
+            Route("/api/controls", self.controls, methods=["POST"]),
+            Route("/api/snapshot/{kind:str}.png", self.snapshot),
+            Route("/api/depth/image", self.upload_image, methods=["POST"]),
+            Route("/api/depth/video", self.upload_video, methods=["POST"]),
+            Route("/api/jobs/{job:str}", self.job_status),
+            Route("/api/jobs/{job:str}/result.mp4", self.job_result),
+        ]
+
+    def _once(self, name: str, make: Callable[[], object]):
+        with self._making:  # two first uploads at once must not open two models
+            if name not in self._made:
+                self._made[name] = make()
+            return self._made[name]
+
+    def upload_estimator(self) -> DepthEstimator:
+        return self._once("estimator", self.open_estimator)
+
+    def still_estimator(self) -> DepthEstimator:
+        """A photo gets the better estimate, as ``rtdepth image`` does."""
+        estimator = self.upload_estimator()
+        return self._once("still", lambda: estimator.with_flip(True))
+
+    def jobs(self) -> VideoJobs:
+        estimator = self.upload_estimator()
+        return self._once("jobs", lambda: VideoJobs(estimator, self.limits))
+
+    def started_jobs(self) -> VideoJobs | None:
+        return self._made.get("jobs")
+
+    def close(self) -> None:
+        if (jobs := self.started_jobs()) is not None:
+            jobs.close()
+
+    async def page(self, request: Request) -> Response:
         return FileResponse(PAGE, media_type="text/html")
 
-    async def stream(request: Request) -> Response:
-        limit = _int(request.query_params.get("frames"))
+    async def stream(self, request: Request) -> Response:
+        limit, service = _int(request.query_params.get("frames")), self.service
 
         async def frames():
             seq, sent = 0, 0
@@ -79,109 +124,85 @@ def create_app(service: LiveService, open_estimator: Callable[[], DepthEstimator
         return StreamingResponse(frames(), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
                                  headers={"Cache-Control": "no-store"})  # fmt: skip
 
-    async def stats(request: Request) -> Response:
-        e = service.estimator
-        return JSONResponse({"fps": round(service.fps, 2), "latency_ms": round(service.latency_ms, 1), "running": service.running,
-                             "error": service.error, "model": e.describe(), "controls": service.controls()})  # fmt: skip
+    async def stats(self, request: Request) -> Response:
+        s = self.service
+        return JSONResponse({"fps": round(s.fps, 2), "latency_ms": round(s.latency_ms, 1), "running": s.running,
+                             "error": s.error, "model": s.estimator.describe(), "controls": s.controls()})  # fmt: skip
 
-    async def controls(request: Request) -> Response:
+    async def controls(self, request: Request) -> Response:
         if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-            return error(415, "controls are sent as application/json")
+            return _error(415, "controls are sent as application/json")
         try:
             raw = await _read_body(request, MAX_CONTROLS_BYTES)
         except _TooLarge:
-            return error(413, f"controls larger than {MAX_CONTROLS_BYTES} bytes")
+            return _error(413, f"controls larger than {MAX_CONTROLS_BYTES} bytes")
         try:
             changes = parse_controls(raw)
-            return JSONResponse(service.set_controls(**changes))  # all checked before anything is applied
+            return JSONResponse(self.service.set_controls(**changes))  # all checked before anything is applied
         except RtdepthError as exc:
-            return error(400, str(exc) or "bad control value")
+            return _error(400, str(exc) or "bad control value")
 
-    async def snapshot(request: Request) -> Response:
-        if request.path_params["kind"] not in SNAPSHOTS:
-            return error(404, "snapshots are colour.png and depth.png")
-        item = service.latest()
-        if item is None:
-            return error(503, "no frame yet")
+    async def snapshot(self, request: Request) -> Response:
         kind = request.path_params["kind"]
+        if kind not in SNAPSHOTS:
+            return _error(404, "snapshots are colour.png and depth.png")
+        item = self.service.latest()
+        if item is None:
+            return _error(503, "no frame yet")
         data = png(item.image) if kind == "colour" else depth_png16(item.depth)
         name = f"rtdepth-{item.seq:06d}-{kind}.png"
         return Response(data, media_type="image/png", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
-    async def read_upload(request: Request) -> tuple[bytes, str]:
+    async def _read_upload(self, request: Request) -> tuple[bytes, str]:
         """The uploaded file: the raw body (Content-Type names it) or the first file of a multipart form."""
         content_type = request.headers.get("content-type", "")
         if content_type.split(";")[0].strip().lower() == "multipart/form-data":
-            return await _multipart_file(request, limits.max_bytes)
-        data = await _read_body(request, limits.max_bytes)
+            return await _multipart_file(request, self.limits.max_bytes)
+        data = await _read_body(request, self.limits.max_bytes)
         if not data:
             raise UploadError("empty upload")
         return data, content_type
 
-    async def handle_upload(request: Request, work) -> Response:
-        if uploads.locked():
-            return error(429, "too many uploads at once; try again shortly")
-        async with uploads:
+    async def _handle_upload(self, request: Request, work) -> Response:
+        if self.uploads.locked():
+            return _error(429, "too many uploads at once; try again shortly")
+        async with self.uploads:
             try:
-                return await work(*await read_upload(request))
+                return await work(*await self._read_upload(request))
             except _TooLarge:
-                return error(413, f"upload larger than {limits.max_bytes // 2**20} MB")
+                return _error(413, f"upload larger than {self.limits.max_bytes // 2**20} MB")
             except UploadError as exc:
-                return error(exc.status, str(exc))
+                return _error(exc.status, str(exc))
             except RtdepthError as exc:
-                return error(400, str(exc))
+                return _error(400, str(exc))
 
-    async def upload_image(request: Request) -> Response:
+    async def upload_image(self, request: Request) -> Response:
         async def work(data: bytes, _: str) -> Response:
-            colour, depth = await asyncio.to_thread(image_depth, data, still_estimator(), service.visualizer(), limits)
-            which = request.query_params.get("output", "colour")
-            return Response(depth if which == "depth" else colour, media_type="image/png")
+            colour, depth = await asyncio.to_thread(image_depth, data, self.still_estimator(), self.service.visualizer(),
+                                                    self.limits)  # fmt: skip
+            return Response(depth if request.query_params.get("output", "colour") == "depth" else colour,
+                            media_type="image/png")  # fmt: skip
 
-        return await handle_upload(request, work)
+        return await self._handle_upload(request, work)
 
-    async def upload_video(request: Request) -> Response:
+    async def upload_video(self, request: Request) -> Response:
         async def work(data: bytes, content_type: str) -> Response:
-            job = await asyncio.to_thread(jobs().submit, data, content_type, service.visualizer())
+            job = await asyncio.to_thread(lambda: self.jobs().submit(data, content_type, self.service.visualizer()))
             return JSONResponse(job.as_dict(), status_code=202)
 
-        return await handle_upload(request, work)
+        return await self._handle_upload(request, work)
 
-    async def job_status(request: Request) -> Response:
-        job = jobs().get(request.path_params["job"])
-        return JSONResponse(job.as_dict()) if job else error(404, "no such job")
+    async def job_status(self, request: Request) -> Response:
+        job = self.jobs().get(request.path_params["job"])
+        return JSONResponse(job.as_dict()) if job else _error(404, "no such job")
 
-    async def job_result(request: Request) -> Response:
-        job = jobs().get(request.path_params["job"])
+    async def job_result(self, request: Request) -> Response:
+        job = self.jobs().get(request.path_params["job"])
         if job is None:
-            return error(404, "no such job")
+            return _error(404, "no such job")
         if job.state != "done" or job.result is None:
-            return error(409, f"job is {job.state}")
+            return _error(409, f"job is {job.state}")
         return FileResponse(job.result, media_type="video/mp4", filename="rtdepth-depth.mp4")
-
-    routes = [
-        Route("/", page),
-        Route("/stream.mjpg", stream),
-        Route("/api/stats", stats),
-        Route("/api/controls", controls, methods=["POST"]),
-        Route("/api/snapshot/{kind:str}.png", snapshot),
-        Route("/api/depth/image", upload_image, methods=["POST"]),
-        Route("/api/depth/video", upload_video, methods=["POST"]),
-        Route("/api/jobs/{job:str}", job_status),
-        Route("/api/jobs/{job:str}/result.mp4", job_result),
-    ]
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):
-        yield
-        if "jobs" in state:  # uploads and results are removed when the server stops
-            state["jobs"].close()
-
-    app = Starlette(routes=routes, lifespan=lifespan)
-    if token:
-        app.add_middleware(_TokenGate, token=token)
-    app.add_middleware(RequestGuard, hosts=hosts)  # outermost: a foreign Host or Origin never reaches a route
-    app.state.uploads = lambda: state.get("jobs")
-    return app
 
 
 class _TooLarge(Exception):
