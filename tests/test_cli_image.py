@@ -4,15 +4,17 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from helpers import tum_rgb
+from helpers import cli_result, tum_rgb
 
 
-def rtdepth(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "rtdepth", *map(str, args)], capture_output=True, text=True, **kw)
+def rtdepth(*args):
+    """The command in this process (tests/helpers.py: run_cli); the entry point itself is tested once below."""
+    return cli_result(*args)
 
 
 def test_version():
-    r = rtdepth("--version")
+    # The console entry point, as a user's shell runs it: a process of its own.
+    r = subprocess.run([sys.executable, "-m", "rtdepth", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("rtdepth ")
 
 
@@ -50,11 +52,12 @@ def test_image_side_by_side_and_npy(tmp_path, tum_dir, tiny_weights):
         (["image", "{frame}", "-o", "o.png", "--size", "big"], "--size"),
     ],
 )
-def test_bad_input_gives_one_line_and_exit_2(tmp_path, tum_dir, args, message):
+def test_bad_input_gives_one_line_and_exit_2(tmp_path, tum_dir, args, message, monkeypatch):
     not_image = tmp_path / "x.jpg"
     not_image.write_text("text")
     args = [a.format(not_image=not_image, frame=tum_rgb(tum_dir, 2)) for a in args]
-    r = rtdepth(*args, cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    r = rtdepth(*args)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and message in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1

@@ -1,11 +1,9 @@
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
-from helpers import tum_depth, tum_rgb
+from helpers import cli_result, tum_depth, tum_rgb
 
 from rtdepth.errors import RtdepthError
 from rtdepth.runtime.engine_header import (
@@ -114,8 +112,9 @@ def test_profile_fits_frames_into_range():
             parse_size(bad)
 
 
-def rtdepth(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "rtdepth", *map(str, args)], capture_output=True, text=True, **kw)
+def rtdepth(*args):
+    """The command in this process (tests/helpers.py: run_cli)."""
+    return cli_result(*args)
 
 
 def test_build_engine_for_cuda_without_tensorrt_or_gpu_says_so():
@@ -193,7 +192,7 @@ def test_int8_refused_when_accuracy_drops(tmp_path, tum_dir, tiny_weights, monke
 @pytest.mark.slow
 def test_bench_json_reports_ratios(tiny_weights, tmp_path, monkeypatch):
     monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
-    r = rtdepth("bench", "-w", tiny_weights, "--device", "cpu", "--iters", "3", "--e2e-frames", "8", "--json", timeout=600)
+    r = rtdepth("bench", "-w", tiny_weights, "--device", "cpu", "--iters", "3", "--e2e-frames", "8", "--json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     rows = data["latency"]

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import tum_rgb
+from helpers import cli_result, tum_rgb
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,17 +39,13 @@ def test_no_import_circles_between_packages():
             assert f"from {other}" not in text and f"import {other}" not in text, path
 
 
-def _cli(*args: object, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "rtdepth", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
-
-
 @pytest.mark.slow
-def test_commands_leave_the_working_folder_as_they_found_it(tmp_path, tiny_weights, tum_dir, real_clip):
+def test_commands_leave_the_working_folder_as_they_found_it(tmp_path, tiny_weights, tum_dir, real_clip, monkeypatch):
     work, outputs, cache = tmp_path / "work", tmp_path / "outputs", tmp_path / "cache"
     work.mkdir()
     outputs.mkdir()
-    env = os.environ | {"RTDEPTH_ENGINES": str(cache), "PYTHONPATH": str(REPO)}
+    monkeypatch.chdir(work)  # each command runs here, in this process (tests/helpers.py: run_cli)
+    monkeypatch.setenv("RTDEPTH_ENGINES", str(cache))
     calib = tmp_path / "calib"
     calib.mkdir()
     for i in range(8):
@@ -64,7 +60,7 @@ def test_commands_leave_the_working_folder_as_they_found_it(tmp_path, tiny_weigh
         ("image", tum_rgb(tum_dir, 0), "-o", outputs / "d.png", "-w", tiny_weights),
     ]
     for args in runs:
-        r = _cli(*args, cwd=work, env=env)
+        r = cli_result(*args)
         assert r.returncode == 0, f"{args[0]}: {r.stderr[-2000:]}"
         assert list(work.iterdir()) == [], f"{args[0]} wrote {list(work.iterdir())} into the working folder"
     assert sorted(p.name for p in outputs.iterdir()) == ["d.png", "m.onnx", "v.mp4"]
