@@ -308,3 +308,42 @@ def as_json(latency: list[LatencyRow], e2e: list[EndToEndRow], live: list[LiveRo
             serve: list[ServeRow] | None = None) -> dict:  # fmt: skip
     return {"latency": [asdict(r) for r in latency], "end_to_end": [asdict(r) | {"ratio": r.ratio} for r in e2e],
             "live": [asdict(r) for r in live or []], "serve": [asdict(r) | {"ratio": r.ratio} for r in serve or []]}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """What ``rtdepth bench`` measures: the weights (and more models, random weights), the device, and which parts."""
+
+    weights: Path | None
+    models: str | None  # "all" or a comma list, beside the weights' own model
+    device: str
+    iters: int = 20
+    e2e_frames: int = 90
+    clip: Path | None = None
+    live: bool = False
+    serve: bool = False
+
+
+def run_bench(plan: BenchPlan, log: Callable[[str], None] = print) -> dict:
+    """Latency per model, backend and size; the video rate of each backend against its model-only rate; with
+    ``live`` and ``serve`` those paths too. Returns ``as_json``'s report."""
+    from rtdepth.checkpoint import resolve_weights
+    from rtdepth.models import list_models
+
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        paths = [resolve_weights(plan.weights)]
+        if plan.models:
+            names = list_models() if plan.models == "all" else [m.strip() for m in plan.models.split(",")]
+            paths += weights_for_models([n for n in names if n != read_info(paths[0]).model], scratch)
+        rows = latency_table(paths, plan.device, iters=plan.iters, log=log, scratch=scratch)
+        # On a GPU the FP32 eager baseline is for the latency ratio only; its video rate says nothing new.
+        # The pipelines open ONNX Runtime as the streaming commands do (busy_wait off); the model-only
+        # baseline of the ratio is the fastest setting (busy_wait on).
+        alone = dict(backend_factories(paths[0], plan.device, scratch=scratch))
+        factories = [(label, f) for label, f in backend_factories(paths[0], plan.device, scratch=scratch, busy_wait=False)
+                     if not (label == "torch fp32" and plan.device != "cpu")]  # fmt: skip
+        e2e = [end_to_end(paths[0], f, plan.clip, plan.e2e_frames, alone[label]) for label, f in factories]
+        lives = [live_latency(paths[0], f, plan.clip) for _, f in factories] if plan.live else []
+        serves = [serve_cost(paths[0], f, plan.clip) for _, f in factories] if plan.serve else []
+    return as_json(rows, e2e, lives, serves)

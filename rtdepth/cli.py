@@ -283,7 +283,6 @@ def bench(
     """Median/p95 latency per backend and size, the end-to-end video rate against model-only, and with
     --live the glass-to-glass latency and dropped frames of the live path."""
     import json
-    import tempfile
 
     if iters < 1 or e2e_frames < 1:
         raise RtdepthError("--iters and --e2e-frames must be at least 1")
@@ -294,34 +293,14 @@ def bench(
     if flicker:
         return _bench_flicker(weights, device, flicker_frames, clip, json_out)
 
-    from engines.bench import as_json, backend_factories, end_to_end, latency_table, live_latency, weights_for_models
-    from engines.bench import serve_cost as bench_serve
-    from rtdepth.checkpoint import read_info, resolve_weights
-    from rtdepth.models import list_models
+    from engines.bench import BenchPlan, run_bench
     from rtdepth.runtime.backends import resolve_device
 
-    dev = resolve_device(device)
-    log = (lambda *_: None) if json_out else err_console.print
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = [resolve_weights(weights)]
-        if models:
-            names = list_models() if models == "all" else [m.strip() for m in models.split(",")]
-            extra = [n for n in names if n != read_info(paths[0]).model]
-            paths += weights_for_models(extra, Path(tmp))
-        rows = latency_table(paths, dev, iters=iters, log=log, scratch=Path(tmp))
-        # On a GPU the FP32 eager baseline is for the latency ratio only; its video rate says nothing new.
-        # The pipelines open ONNX Runtime as the streaming commands do (busy_wait off); the model-only
-        # baseline of the ratio is the fastest setting (busy_wait on).
-        alone = dict(backend_factories(paths[0], dev, scratch=Path(tmp)))
-        factories = [(label, f) for label, f in backend_factories(paths[0], dev, scratch=Path(tmp), busy_wait=False)
-                     if not (label == "torch fp32" and dev != "cpu")]  # fmt: skip
-        e2e = [end_to_end(paths[0], factory, clip, e2e_frames, alone[label]) for label, factory in factories]
-        lives = [live_latency(paths[0], factory, clip) for label, factory in factories if live]
-        serves = [bench_serve(paths[0], factory, clip) for label, factory in factories if serve_cost]
+    plan = BenchPlan(weights, models, resolve_device(device), iters, e2e_frames, clip, live, serve_cost)
+    report = run_bench(plan, log=(lambda *_: None) if json_out else err_console.print)
     from rtdepth.runtime.cpu import matrix_features
 
     features = matrix_features() or ["none (fp32 and AVX2 paths)"]
-    report = as_json(rows, e2e, lives, serves)
     if json_out:
         console.print_json(json.dumps(report | {"cpu_matrix_features": features}))
         return

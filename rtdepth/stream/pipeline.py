@@ -168,7 +168,7 @@ def run_stream(
                         depth = stabilizer(frame.image, depth)
                 fps = meter.tick()
                 image = None if deferred else draw(frame, depth, fps)
-                if sinks.window is not None and _show(sinks.window, image, viz) == "quit":
+                if sinks.window is not None and sinks.window.show_and_handle(image, viz):
                     break
                 if sinks.preview is not None and sinks.preview(image, depth, frame.captured) is False:
                     break
@@ -197,16 +197,6 @@ def run_stream(
     stats.latency_ms = timer.percentiles_ms("latency")
     stats.error = source.error if writer.error is None else f"writing failed: {writer.error}"
     return stats
-
-
-def _show(window: WindowSink, image: np.ndarray, viz: Visualizer) -> str | None:
-    """Show a frame; the window's keys change the view here (c: colormap, l: layout) or ask to quit."""
-    action = window.show(image)
-    if action == "colormap":
-        viz.cycle_colormap()
-    elif action == "layout":
-        viz.cycle_layout()
-    return action
 
 
 def _next_frame(source: Source, frames_in: queue.Queue | None, timer: StageTimer, requested: list[int]) -> Frame | None:

@@ -205,6 +205,15 @@ class WindowSink:
         self._shown = True
         return self.KEYS.get(key)
 
+    def show_and_handle(self, image_bgr: np.ndarray, view) -> bool:
+        """Show a frame and act on its key: c and l change ``view`` (a Visualizer) here; returns whether to quit."""
+        action = self.show(image_bgr)
+        if action == "colormap":
+            view.cycle_colormap()
+        elif action == "layout":
+            view.cycle_layout()
+        return action == "quit"
+
     def close(self) -> None:
         cv2.destroyWindow(self.title)
         cv2.waitKey(1)
