@@ -16,7 +16,7 @@ from rtdepth.models import create_model
 from train.config import TrainConfig
 from train.trainer import fit, poly_lr
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def tiny_config(tmp_path, **kw) -> TrainConfig:

@@ -12,7 +12,7 @@ import yaml
 
 from rtdepth.stream.depth_io import save_depth, write_image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
 from gpu_train import epochs_for, measured_rate, spread  # noqa: E402
