@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtdepth.checkpoint import ASSETS, WeightsInfo, default_weights, load_model, read_info, save_weights
-from rtdepth.models import create_model
+from rtdepth.checkpoint import ASSETS, WeightsInfo, default_weights, load_model, read_info, resolve_weights, save_weights
+from rtdepth.models import create_model, list_models
 from rtdepth.runtime.backends import Backend, OnnxRuntimeBackend, TorchBackend
 from rtdepth.sizes import TRAINING_SIZE
 from rtdepth.stream.stabilize import TemporalStabilizer
@@ -327,9 +327,6 @@ class BenchPlan:
 def run_bench(plan: BenchPlan, log: Callable[[str], None] = print) -> dict:
     """Latency per model, backend and size; the video rate of each backend against its model-only rate; with
     ``live`` and ``serve`` those paths too. Returns ``as_json``'s report."""
-    from rtdepth.checkpoint import resolve_weights
-    from rtdepth.models import list_models
-
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         paths = [resolve_weights(plan.weights)]

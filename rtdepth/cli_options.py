@@ -76,16 +76,18 @@ class ViewOptions:
         return Visualizer(self.colormap, self.layout, self.alpha, self.range_, self.legend)
 
 
+PANELS = {RuntimeOptions: "Model, runtime and camera", ViewOptions: "View"}  # the groups, by their --help heading
+
+
 def grouped(func: Callable[..., Any]) -> Callable[..., Any]:
     """Let a command take option groups: a parameter annotated with ``RuntimeOptions`` or ``ViewOptions`` becomes
     the group's options (at its place in ``--help``), and the command receives one object built from them."""
-    groups = {name: hint for name, hint in get_type_hints(func).items() if hint in (RuntimeOptions, ViewOptions)}
     hints = get_type_hints(func)
+    groups = {name: hint for name, hint in hints.items() if hint in PANELS}
     params: list[inspect.Parameter] = []
     for p in inspect.signature(func).parameters.values():
         if p.name in groups:
-            params += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type_hint)
-                       for f in _fields(groups[p.name])]  # fmt: skip
+            params += _group_parameters(groups[p.name])
         else:
             params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints.get(p.name, p.annotation)))
 
@@ -100,22 +102,12 @@ def grouped(func: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-@dataclass(frozen=True)
-class _Field:
-    name: str
-    default: Any
-    type_hint: Any
-
-
-PANELS = {"RuntimeOptions": "Model, runtime and camera", "ViewOptions": "View"}
-
-
-def _fields(cls: type) -> list[_Field]:
-    """A group's fields, each option shown under the group's heading in ``--help``."""
+def _group_parameters(cls: type) -> list[inspect.Parameter]:
+    """A group's fields as command parameters, each option shown under the group's heading in ``--help``."""
     hints = get_type_hints(cls)
     found = []
     for f in fields(cls):
         option = copy(f.default)  # the shared Option objects stay as they are for commands that use them alone
-        option.rich_help_panel = PANELS[cls.__name__]
-        found.append(_Field(f.name, option, hints[f.name]))
+        option.rich_help_panel = PANELS[cls]
+        found.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=hints[f.name]))
     return found

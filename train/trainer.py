@@ -230,7 +230,7 @@ class Run:
     amp_dtype: torch.dtype = torch.float16
     samples_seen: int = 0
     last_save: float = field(default_factory=time.monotonic)
-    callbacks: Callbacks = field(default_factory=lambda: Callbacks())
+    callbacks: Callbacks = field(default_factory=Callbacks)
 
     @property
     def precision(self) -> str:
@@ -295,9 +295,10 @@ def train_one_epoch(run: Run, loader: DataLoader, progress: TrainProgress, stop:
         state.step += 1
         state.step_in_epoch += 1
         run.samples_seen += images.shape[0] * dist.world
-        progress.advance(task, loss.item(), images.shape[0] * dist.world)
+        value = loss.item()  # one host sync a step, shared by the progress bar and the hooks
+        progress.advance(task, value, images.shape[0] * dist.world)
         for hook in run.callbacks.on_step:
-            hook(run, loss.item())
+            hook(run, value)
         if stop_agreed(stop, dist):
             stop.stop(run, "interrupted during training")
         if cfg.save_every and time.monotonic() - run.last_save >= cfg.save_every * 60:
