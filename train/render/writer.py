@@ -16,9 +16,10 @@ from rtdepth.stream.depth_io import save_depth, write_image
 # as a camera does (exposure on the scene, grey-world white balance, tone curve), pale walls; 6 = half the doors
 # open onto a corridor or the next room, things left on floors; 7 = the same rooms' kinds, each feature (plan,
 # openings, lights, furniture, materials, cameras, development...) drawn from its own stream (room.feature_rng), so
-# changing one feature no longer reshuffles the rest.
-GENERATOR = 7
-CLOSE_UP_SHARE = 0.3  # real footage is often a desk or a shelf at arm's length, not only a room across
+# changing one feature no longer reshuffles the rest; 8 = 40% close-ups, half of them a phone held 0.2-0.5 m over
+# the top (room.NEAR_SHARE).
+GENERATOR = 8
+CLOSE_UP_SHARE = 0.4  # real footage is often a desk or a shelf at arm's length, not only a room across
 
 
 def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[int, int], spp: int,
@@ -46,7 +47,7 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
                 continue
             depth = z_depth(mi, dr, scene, mi.load_dict(sensor_dict(mi, cam, size, 1)), cam, size)
             valid = depth[depth > 0]
-            closest, median = (0.3, 0.5) if cam.close_up else (0.5, 0.9)
+            closest, median = (0.1, 0.15) if cam.near else (0.3, 0.5) if cam.close_up else (0.5, 0.9)
             if valid.size < depth.size * 0.99 or np.median(valid) < median or (valid < closest).mean() > 0.3:
                 continue
             cams.append(cam)
@@ -59,7 +60,7 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
             save_depth(out / "depth" / f"{name}.png", depth)
             written.append({"name": name, "fov": cams[v].fov, "origin": cams[v].origin.round(3).tolist(),
                             "target": cams[v].target.round(3).tolist(), "up": cams[v].up.round(4).tolist(),
-                            "close_up": cams[v].close_up})  # fmt: skip
+                            "close_up": cams[v].close_up, "near": cams[v].near})  # fmt: skip
     meta = {"generator": GENERATOR, "seed": seed, "room": room_index, "plan": [list(map(float, r)) for r in room.rects],
             "height": room.height, "lights": len(room.lights), "surfaces": len(room.surfaces), "spp": spp,
             "views": written}  # fmt: skip
