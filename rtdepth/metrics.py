@@ -34,7 +34,10 @@ def compute_metrics(
     median_scaling: bool = False,
     eigen_crop: bool = False,
 ) -> dict[str, float] | None:
-    """Metrics of one prediction against ground truth of the same size; None if no pixel is valid."""
+    """Metrics of one prediction against ground truth of the same size; None if no pixel is valid.
+
+    Beside the standard ones, ``scale`` is median(gt) / median(pred) before any scaling: how far off the
+    prediction's metres are (2 = it says half the true distance), which the delta scores alone do not say."""
     if pred.shape != gt.shape:
         raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape")
     valid = np.isfinite(gt) & (gt > min_depth) & (gt < max_depth)
@@ -43,8 +46,9 @@ def compute_metrics(
     if not valid.any():
         return None
     p, g = pred[valid].astype(np.float64), gt[valid].astype(np.float64)
+    scale = float(np.median(g) / max(np.median(p), 1e-9))
     if median_scaling:
-        p = p * (np.median(g) / max(np.median(p), 1e-9))
+        p = p * scale
     p = np.clip(p, min_depth, max_depth)
     ratio = np.maximum(p / g, g / p)
     return {
@@ -55,6 +59,7 @@ def compute_metrics(
         "sq_rel": float(((p - g) ** 2 / g).mean()),
         "rmse": float(np.sqrt(((p - g) ** 2).mean())),
         "log10": float(np.abs(np.log10(p) - np.log10(g)).mean()),
+        "scale": scale,
     }
 
 

@@ -19,6 +19,7 @@ from rtdepth.data import open_dataset
 from rtdepth.errors import RtdepthError, run_app
 from rtdepth.estimator import DepthEstimator
 from rtdepth.evaluate import EvalOptions, evaluate_dataset, select, side_by_side, with_training_split
+from rtdepth.stream.depth_io import write_image
 
 ROW = "| {data} | {name} | {scaling} | {delta1:.3f} | {delta2:.3f} | {delta3:.3f} | {abs_rel:.3f} | {rmse:.3f} | {log10:.3f} |"
 HEADER = "| data | model | scaling | d1 | d2 | d3 | abs rel | RMSE | log10 |\n|---|---|---|---|---|---|---|---|---|"
@@ -93,22 +94,28 @@ def macro_bootstrap(per_source: list[np.ndarray], confidence: float = 0.9, resam
     return point, float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
-SOURCE_HEADER = ("| source | frames | d1 (median-scaled) | abs rel (ms) | d1 (metric) | abs rel (metric) | constant d1 |\n"
-                 "|---|---|---|---|---|---|---|")  # fmt: skip
+SOURCE_HEADER = ("| source | frames | d1 (median-scaled) | abs rel (ms) | d1 (metric) | abs rel (metric) | constant d1 "
+                 "| scale (truth/pred) |\n|---|---|---|---|---|---|---|---|")  # fmt: skip
 
 
-def source_report(est: DepthEstimator, base: DepthEstimator | None, check: str) -> list[str]:
+def source_report(est: DepthEstimator, base: DepthEstimator | None, check: str, failures: Path | None = None,
+                  worst: int = 3) -> list[str]:  # fmt: skip
     """Per-source rows, the macro mean over sources, and with a baseline the paired difference per source and
-    on the macro mean (90% intervals), naming the sources a candidate helps or hurts."""
+    on the macro mean (90% intervals), naming the sources a candidate helps or hurts. The scale column is the
+    median over frames of truth/prediction (1 = right metres, > 1 = predicts too near). With ``failures``, each
+    source's ``worst`` frames by median-scaled delta1 as RGB | prediction | truth in ``failures/SOURCE.png``."""
     lines, mine, theirs, names = [SOURCE_HEADER], [], [], []
     for folder in source_folders(check):
         opts = EvalOptions(subset="all", per_image=True, per_image_raw=True)
         result = evaluate_dataset(est, str(folder), opts, progress=False)
         ms, raw, floor = result["median_scaled"], result["raw"], result["constant_floor"]
+        scale = float(np.median([f["scale"] for f in result["per_image_raw"]]))
         lines.append(f"| {folder.name} | {result['samples']} | {ms['delta1']:.3f} | {ms['abs_rel']:.3f} | {raw['delta1']:.3f} | "
-                     f"{raw['abs_rel']:.3f} | {floor['delta1']:.3f} |")  # fmt: skip
+                     f"{raw['abs_rel']:.3f} | {floor['delta1']:.3f} | {scale:.2f} |")  # fmt: skip
         mine.append(result)
         names.append(folder.name)
+        if failures is not None:
+            lines.append(failure_picture(est, folder, result, failures / f"{folder.name}.png", worst))
         if base is not None:
             theirs.append(evaluate_dataset(base, str(folder), opts, progress=False))
     for key, label in (("per_image", "median-scaled"), ("per_image_raw", "metric")):
@@ -151,6 +158,20 @@ def figure(est: DepthEstimator, data: str, subset: str, frames: int, path: Path)
     return picks
 
 
+def failure_picture(est: DepthEstimator, folder: Path, result: dict, path: Path, worst: int) -> str:
+    """RGB | prediction | truth for a source's ``worst`` frames by median-scaled delta1 (pictures of evaluation-only
+    data stay where they are written: never in the product)."""
+    dataset = open_dataset(str(folder))
+    picks = sorted(result["per_image"], key=lambda f: f["delta1"])[:worst]
+    scales = {f["index"]: f["scale"] for f in result["per_image_raw"]}
+    rows = [side_by_side(dataset[f["index"]].rgb, est.predict(dataset[f["index"]].rgb, color="rgb",
+                                                               camera=dataset[f["index"]].camera), dataset[f["index"]].depth)
+            for f in picks]  # fmt: skip
+    write_image(path, np.vstack(rows))
+    said = ", ".join(f"{f['index']} (d1 {f['delta1']:.2f}, scale {scales[f['index']]:.2f})" for f in picks)
+    return f"worst frames of {folder.name}: {path} - {said}"
+
+
 @app.command()
 def card(
     weights: Path = typer.Option(..., "--weights", "-w", help="Weights file to describe."),
@@ -168,10 +189,19 @@ def card(
     check: list[str] = typer.Option(
         [], "--check", help="A real check of several sources (a folder of RGB-D folders): per source, macro mean, paired."
     ),
+    failures: Optional[Path] = typer.Option(
+        None, "--failures", help="Folder for each --check source's worst frames (RGB | prediction | truth, SOURCE.png)."
+    ),
 ) -> None:
     """Print the model card's rows for each dataset, and optionally a figure."""
     if not val and not all_ and not check:
         raise RtdepthError("name at least one dataset: --val DATA (held-out split), --all DATA (never trained on) or --check DIR")
+    pictures = [failures / Path(c).name for c in check] if failures else []
+    for folder in pictures:  # before any work: a folder that cannot be made is one line
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RtdepthError(f"--failures {failures}: cannot create {folder} ({exc.strerror})") from exc
     est = DepthEstimator.from_weights(weights, backend="torch", device="cpu", flip=flip)
     base = DepthEstimator.from_weights(against, backend="torch", device="cpu", flip=flip) if against else None
     if val or all_:
@@ -187,9 +217,9 @@ def card(
             lines.append(f"{dataset_name(data)}: {paired_line(result, baseline, against.name)}")
     for line in lines:
         typer.echo(line)
-    for folder in check:
+    for k, folder in enumerate(check):
         typer.echo(f"\n{folder}:")
-        for line in source_report(est, base, folder):
+        for line in source_report(est, base, folder, pictures[k] if pictures else None):
             typer.echo(line)
     if figure_path is not None and (val or all_):
         data, subset = (val[0], "val") if val else (all_[0], "all")

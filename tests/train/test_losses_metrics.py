@@ -58,6 +58,7 @@ def test_median_scaling_removes_global_scale():
     scaled = compute_metrics(gt * 2.5, gt, median_scaling=True)
     assert scaled["delta1"] == 1.0 and scaled["abs_rel"] == pytest.approx(0, abs=1e-9)
     assert compute_metrics(gt * 2.5, gt)["delta1"] == 0.0
+    assert scaled["scale"] == pytest.approx(0.4) == compute_metrics(gt * 2.5, gt)["scale"]  # says 2.5x too far
 
 
 def test_invalid_ground_truth_and_range_cap():

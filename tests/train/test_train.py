@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -484,9 +485,17 @@ def test_card_check_scores_each_source_and_pairs_both_scalings(tmp_path, tiny_we
     torch.manual_seed(1)
     info = WeightsInfo("unet", {"width": 4}, (64, 48))
     other = save_weights(create_model("unet", width=4), tmp_path / "other.safetensors", info)
-    r = CliRunner().invoke(app, ["-w", str(other), "--against", str(tiny_weights), "--check", str(check)])
+    fails = tmp_path / "fails"
+    r = CliRunner().invoke(app, ["-w", str(other), "--against", str(tiny_weights), "--check", str(check),
+                                 "--failures", str(fails)])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "| desk_a | 16 |" in r.output and "| desk_b | 16 |" in r.output
+    assert "scale (truth/pred)" in r.output
+    for name in ("desk_a", "desk_b"):  # the three worst frames of each source, RGB | prediction | truth
+        picture = cv2.imread(str(fails / "check" / f"{name}.png"))
+        rgb = cv2.imread(str(next((check / name / "rgb").iterdir())))
+        assert picture.shape == (3 * rgb.shape[0], 3 * rgb.shape[1], 3)
+        assert f"worst frames of {name}: {fails / 'check' / name}.png - " in r.output
     assert "macro mean over 2 sources, median-scaled" in r.output and "macro mean over 2 sources, metric" in r.output
     for label in ("median-scaled", "metric"):
         assert f"paired desk_a, {label}: delta1" in r.output and f"paired macro mean, {label}: delta1" in r.output
