@@ -16,10 +16,11 @@ from train.render import furniture
 from train.render.geometry import Mesh, centred_box, polygon_floor, quad
 
 OPEN_DOOR_SHARE = 0.5  # of doors: open onto a corridor or the next room
+HALL_SHARE = 0.25  # of rooms: an open-plan office or hall, its plan 1.6-2.2x larger (9-20 m across), twice as full
 
 # One random stream per feature of a room. The numbers are identities: never renumber, only add.
 FEATURE_STREAMS = {"plan": 1, "walls": 2, "openings": 3, "lights": 4, "furniture": 5, "decor": 6, "rugs": 7,
-                   "clutter": 8, "materials": 9, "cameras": 10, "develop": 11}  # fmt: skip
+                   "clutter": 8, "materials": 9, "cameras": 10, "develop": 11, "hall": 12}  # fmt: skip
 
 
 def feature_rng(seed: int, index: int, feature: str) -> np.random.Generator:
@@ -118,9 +119,12 @@ def _yaw_facing(normal: np.ndarray) -> float:
 
 def build_room(seed: int, index: int) -> Room:
     """A furnished, lit room: room ``index`` of ``seed``, each feature from its own stream."""
-    plan = feature_rng(seed, index, "plan")
+    plan, hall = feature_rng(seed, index, "plan"), feature_rng(seed, index, "hall")
     rects = floor_plan(plan)
     height = plan.uniform(2.4, 3.2)
+    if hall.random() < HALL_SHARE:  # real rooms have desks 5-9 m behind the nearest one; most plans end sooner
+        grow = hall.uniform(1.6, 2.2)
+        rects = [(x0 * grow, z0 * grow, x1 * grow, z1 * grow) for x0, z0, x1, z1 in rects]
     room = Room(rects, height)
     room.add("floor", polygon_floor(rects, 0.0, True))
     room.add("ceiling", polygon_floor(rects, height, False))
@@ -302,8 +306,8 @@ def _furnish(room: Room, segs, rng: np.random.Generator, used) -> None:
     names = list(furniture.FAMILIES)
     weights = np.array([furniture.FAMILIES[n][1] for n in names])
     area = sum((x1 - x0) * (z1 - z0) for x0, z0, x1, z1 in room.rects)
-    # Real rooms are full: one piece per 1.5-4 m^2 of floor (an empty box teaches "walls are far").
-    for k in range(int(np.clip(area / rng.uniform(1.5, 4.0), 3, 24))):
+    # Real rooms are full: one piece per 1.5-4 m^2 of floor (an empty box teaches "walls are far"); halls hold more.
+    for k in range(int(np.clip(area / rng.uniform(1.5, 4.0), 3, 24 if area < 90 else 48))):
         piece = furniture.FAMILIES[names[rng.choice(len(names), p=weights / weights.sum())]][0](rng)
         placed = _place_on_wall(room, piece, segs, rng, used) if piece.against_wall else _place_free(room, piece, rng)
         if placed is None:

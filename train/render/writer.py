@@ -17,8 +17,9 @@ from rtdepth.stream.depth_io import save_depth, write_image
 # open onto a corridor or the next room, things left on floors; 7 = the same rooms' kinds, each feature (plan,
 # openings, lights, furniture, materials, cameras, development...) drawn from its own stream (room.feature_rng), so
 # changing one feature no longer reshuffles the rest; 8 = 40% close-ups, half of them a phone held 0.2-0.5 m over
-# the top (room.NEAR_SHARE).
-GENERATOR = 8
+# the top (room.NEAR_SHARE); 9 = a quarter of the rooms are halls and open-plan offices, 9-20 m across
+# (room.HALL_SHARE, drawn from a stream of its own: every other room renders exactly as 8).
+GENERATOR = 9
 CLOSE_UP_SHARE = 0.4  # real footage is often a desk or a shelf at arm's length, not only a room across
 
 
