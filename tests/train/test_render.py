@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -79,9 +81,14 @@ def test_render_command_writes_a_folder_dataset_and_resumes(tmp_path):
 
     out = tmp_path / "rooms"
     cmd = [sys.executable, "-m", "train.render", "-o", str(out), "--rooms", "1", "--views", "2", "--size", "64x48",
-           "--spp", "4", "--workers", "1"]  # fmt: skip
+           "--spp", "4", "--workers", "1", "--close-ups", "0.5", "--near", "1"]  # fmt: skip
+    bad = subprocess.run(cmd[:-1] + ["2"], capture_output=True, text=True, timeout=120)  # a share of 2: one line
+    assert bad.returncode == 2 and "--close-ups and --near are shares" in bad.stderr and not (out / "meta").exists()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
+    meta = json.loads((out / "meta" / "00000.json").read_text())
+    assert meta["close_ups"] == 0.5 and meta["near"] == 1.0  # how its cameras were drawn
+    assert all(v["close_up"] for v in meta["views"] if v["near"])
     data = open_dataset(out)
     assert len(data) == 2
     s = data[1]
@@ -215,11 +222,14 @@ def test_rooms_are_furnished_and_decor_stays_inside_the_walls():
 def test_close_ups_stand_in_the_room_and_look_down_at_a_top_nearby():
     from train.render.room import build_room, close_up_camera, feature_rng
 
+    for index in range(4):  # near views only when asked for (they hurt real metres when trained on)
+        room, rng = build_room(5, index), feature_rng(5, index, "cameras")
+        assert not any(cam.near for cam in (close_up_camera(room, rng) for _ in range(5)) if cam is not None)
     seen, near = 0, 0
     for index in range(8):
         room, rng = build_room(5, index), feature_rng(5, index, "cameras")
         for _ in range(5):
-            cam = close_up_camera(room, rng)
+            cam = close_up_camera(room, rng, near_share=0.5)
             if cam is None:
                 continue
             seen, near = seen + 1, near + cam.near

@@ -17,7 +17,7 @@ import typer
 
 from rtdepth.bundled_frames import SAMPLES
 from rtdepth.errors import RtdepthError, run_app
-from train.render.writer import make_dataset_folders, render_job, worker_init
+from train.render.writer import CLOSE_UP_SHARE, make_dataset_folders, render_job, worker_init
 
 app = typer.Typer(add_completion=False)
 
@@ -47,6 +47,8 @@ def render(
     spp: int = typer.Option(16, help="Path-tracing samples per pixel."),
     workers: int = typer.Option(2, help="Worker processes (each renders whole rooms)."),
     photos: list[str] = typer.Option([], help="Folders or globs of photos for texture crops (repeatable)."),
+    close_ups: float = typer.Option(CLOSE_UP_SHARE, "--close-ups", help="Share of views that look at a table or cabinet top."),
+    near: float = typer.Option(0.0, "--near", help="Share of close-ups from 0.2-0.5 m (measured to hurt real metres: off)."),
 ) -> None:
     """Render furnished, lit rooms with Mitsuba 3 into an RGB-D folder dataset."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -56,12 +58,14 @@ def render(
     frame = parse_size(size, "--size")
     if rooms < 1 or views < 1 or spp < 1 or workers < 1:
         raise RtdepthError("--rooms, --views, --spp and --workers must be at least 1")
+    if not (0 <= close_ups <= 1 and 0 <= near <= 1):
+        raise RtdepthError("--close-ups and --near are shares: 0 to 1")
     paths = photo_files(photos)
     make_dataset_folders(output)
     for stale in output.rglob("*.tmp"):
         stale.unlink()
     todo = [r for r in range(first, first + rooms) if not (output / "meta" / f"{r:05d}.json").is_file()]
-    jobs = [(output, r, seed, views, frame, spp, paths) for r in todo]
+    jobs = [(output, r, seed, views, frame, spp, paths, close_ups, near) for r in todo]
     threads = max(1, (os.cpu_count() or 1) // workers)
     started, frames = time.perf_counter(), 0
     bar = Progress(TextColumn("rendering rooms"), BarColumn(), MofNCompleteColumn(),

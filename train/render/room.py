@@ -440,16 +440,17 @@ def random_camera(room: Room, rng: np.random.Generator) -> Camera | None:
     return _camera(np.array([x, height, z]), yaw, pitch, rng)
 
 
-def close_up_camera(room: Room, rng: np.random.Generator) -> Camera | None:
+def close_up_camera(room: Room, rng: np.random.Generator, near_share: float = 0.0) -> Camera | None:
     """A look at a table or cabinet top, as people film desks and shelves: from 0.5-1.4 m (pitch down to -55), or
-    for ``NEAR_SHARE`` of them a phone held 0.2-0.5 m from the top, over it (pitch down to -65): real desk footage is
-    that near, and a renderer that never shows it teaches that nothing is nearer than half a metre."""
+    for ``near_share`` of them a phone held 0.2-0.5 m from the top, over it (pitch down to -65). Near views are off
+    unless asked for: trained on, they pushed real near scenes farther (model card, "Nearer and farther rendered
+    views"). With ``near_share`` 0 the stream draws exactly as before near views existed."""
     if not room.tops:
         return None
     for _ in range(30):
         index = int(rng.integers(len(room.tops)))
         top = room.tops[index]
-        if rng.random() < NEAR_SHARE:
+        if near_share and rng.random() < near_share:
             cam = _near_camera(room, top, rng)
             if cam is not None:
                 return cam
@@ -462,9 +463,6 @@ def close_up_camera(room: Room, rng: np.random.Generator) -> Camera | None:
         if _standable(room, x, z) and np.radians(-55) <= pitch <= np.radians(15):
             return _camera(np.array([x, height, z]), np.arctan2(look[0], look[2]), pitch, rng, close_up=True)
     return None
-
-
-NEAR_SHARE = 0.5  # of close-ups
 
 
 def _near_camera(room: Room, top: np.ndarray, rng: np.random.Generator) -> Camera | None:

@@ -17,15 +17,18 @@ from rtdepth.stream.depth_io import save_depth, write_image
 # open onto a corridor or the next room, things left on floors; 7 = the same rooms' kinds, each feature (plan,
 # openings, lights, furniture, materials, cameras, development...) drawn from its own stream (room.feature_rng), so
 # changing one feature no longer reshuffles the rest; 8 = 40% close-ups, half of them a phone held 0.2-0.5 m over
-# the top (room.NEAR_SHARE); 9 = a quarter of the rooms are halls and open-plan offices, 9-20 m across
-# (room.HALL_SHARE, drawn from a stream of its own: every other room renders exactly as 8).
-GENERATOR = 9
-CLOSE_UP_SHARE = 0.4  # real footage is often a desk or a shelf at arm's length, not only a room across
+# the top; 9 = a quarter of the rooms are halls and open-plan offices, 9-20 m across (room.HALL_SHARE, drawn from a
+# stream of its own: every other room renders exactly as 8); 10 = generator 9's halls with generator 7's cameras
+# (near views measured to push real near scenes farther: now asked for with --near, off by default; with the
+# defaults every room that is not a hall has generator 7's geometry and cameras: the same depth to the millimetre).
+GENERATOR = 10
+CLOSE_UP_SHARE = 0.3  # real footage is often a desk or a shelf at arm's length, not only a room across
 
 
 def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[int, int], spp: int,
-                photo_paths: list[Path]) -> int:  # fmt: skip
-    """Render one room's views into ``out``; returns the number of frames written."""
+                photo_paths: list[Path], close_ups: float = CLOSE_UP_SHARE, near: float = 0.0) -> int:  # fmt: skip
+    """Render one room's views into ``out`` (``close_ups`` of the views look at a top, ``near`` of those from
+    0.2-0.5 m); returns the number of frames written."""
     import numpy as np
 
     from train.render.camera_effects import develop
@@ -43,7 +46,7 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
         for _ in range(views * 4):  # keep views that see the room, not a wall at arm's length
             if len(cams) == views:
                 break
-            cam = close_up_camera(room, rng) if rng.random() < CLOSE_UP_SHARE else random_camera(room, rng)
+            cam = close_up_camera(room, rng, near) if rng.random() < close_ups else random_camera(room, rng)
             if cam is None:
                 continue
             depth = z_depth(mi, dr, scene, mi.load_dict(sensor_dict(mi, cam, size, 1)), cam, size)
@@ -64,6 +67,7 @@ def render_room(out: Path, room_index: int, seed: int, views: int, size: tuple[i
                             "close_up": cams[v].close_up, "near": cams[v].near})  # fmt: skip
     meta = {"generator": GENERATOR, "seed": seed, "room": room_index, "plan": [list(map(float, r)) for r in room.rects],
             "height": room.height, "lights": len(room.lights), "surfaces": len(room.surfaces), "spp": spp,
+            "close_ups": close_ups, "near": near,
             "views": written}  # fmt: skip
     tmp_meta = out / "meta" / f"{room_index:05d}.json.tmp"
     tmp_meta.write_text(json.dumps(meta))
