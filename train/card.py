@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import cv2
 import numpy as np
 import typer
 
@@ -153,21 +152,25 @@ def figure(est: DepthEstimator, data: str, subset: str, frames: int, path: Path)
     dataset = open_dataset(data)
     held = select(dataset, with_training_split(EvalOptions(subset=subset), est.info.training))
     picks = [held[int(i)] for i in np.linspace(0, len(held) - 1, frames + 2)[1:-1]]
-    rows = [side_by_side(dataset[i].rgb, est.predict(dataset[i].rgb, color="rgb"), dataset[i].depth) for i in picks]
-    cv2.imwrite(str(path), np.vstack(rows))
+    write_image(path, comparison_strip(est, dataset, picks))
     return picks
+
+
+def comparison_strip(est: DepthEstimator, dataset, indices: list[int]) -> np.ndarray:
+    """RGB | prediction | truth, one row per sample, each predicted with its own camera as the scores are."""
+    rows = []
+    for i in indices:
+        sample = dataset[i]
+        rows.append(side_by_side(sample.rgb, est.predict(sample.rgb, color="rgb", camera=sample.camera), sample.depth))
+    return np.vstack(rows)
 
 
 def failure_picture(est: DepthEstimator, folder: Path, result: dict, path: Path, worst: int) -> str:
     """RGB | prediction | truth for a source's ``worst`` frames by median-scaled delta1 (pictures of evaluation-only
     data stay where they are written: never in the product)."""
-    dataset = open_dataset(str(folder))
     picks = sorted(result["per_image"], key=lambda f: f["delta1"])[:worst]
     scales = {f["index"]: f["scale"] for f in result["per_image_raw"]}
-    rows = [side_by_side(dataset[f["index"]].rgb, est.predict(dataset[f["index"]].rgb, color="rgb",
-                                                               camera=dataset[f["index"]].camera), dataset[f["index"]].depth)
-            for f in picks]  # fmt: skip
-    write_image(path, np.vstack(rows))
+    write_image(path, comparison_strip(est, open_dataset(str(folder)), [f["index"] for f in picks]))
     said = ", ".join(f"{f['index']} (d1 {f['delta1']:.2f}, scale {scales[f['index']]:.2f})" for f in picks)
     return f"worst frames of {folder.name}: {path} - {said}"
 
@@ -196,8 +199,8 @@ def card(
     """Print the model card's rows for each dataset, and optionally a figure."""
     if not val and not all_ and not check:
         raise RtdepthError("name at least one dataset: --val DATA (held-out split), --all DATA (never trained on) or --check DIR")
-    pictures = [failures / Path(c).name for c in check] if failures else []
-    for folder in pictures:  # before any work: a folder that cannot be made is one line
+    pictures = [failures / Path(c).name if failures else None for c in check]
+    for folder in filter(None, pictures):  # before any work: a folder that cannot be made is one line
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -217,9 +220,9 @@ def card(
             lines.append(f"{dataset_name(data)}: {paired_line(result, baseline, against.name)}")
     for line in lines:
         typer.echo(line)
-    for k, folder in enumerate(check):
+    for folder, pictures_dir in zip(check, pictures):
         typer.echo(f"\n{folder}:")
-        for line in source_report(est, base, folder, pictures[k] if pictures else None):
+        for line in source_report(est, base, folder, pictures_dir):
             typer.echo(line)
     if figure_path is not None and (val or all_):
         data, subset = (val[0], "val") if val else (all_[0], "all")

@@ -496,6 +496,10 @@ def test_card_check_scores_each_source_and_pairs_both_scalings(tmp_path, tiny_we
         rgb = cv2.imread(str(next((check / name / "rgb").iterdir())))
         assert picture.shape == (3 * rgb.shape[0], 3 * rgb.shape[1], 3)
         assert f"worst frames of {name}: {fails / 'check' / name}.png - " in r.output
+    figure = tmp_path / "figure.png"  # the model card's figure: evenly spread frames, the same strip
+    drawn = CliRunner().invoke(app, ["-w", str(other), "--all", str(tum_dir), "--figure", str(figure), "--frames", "2"])
+    assert drawn.exit_code == 0, drawn.output
+    assert cv2.imread(str(figure)).shape == (2 * rgb.shape[0], 3 * rgb.shape[1], 3)
     assert "macro mean over 2 sources, median-scaled" in r.output and "macro mean over 2 sources, metric" in r.output
     for label in ("median-scaled", "metric"):
         assert f"paired desk_a, {label}: delta1" in r.output and f"paired macro mean, {label}: delta1" in r.output

@@ -448,8 +448,7 @@ def close_up_camera(room: Room, rng: np.random.Generator, near_share: float = 0.
     if not room.tops:
         return None
     for _ in range(30):
-        index = int(rng.integers(len(room.tops)))
-        top = room.tops[index]
+        top = room.tops[int(rng.integers(len(room.tops)))]
         if near_share and rng.random() < near_share:
             cam = _near_camera(room, top, rng)
             if cam is not None:
@@ -475,7 +474,7 @@ def _near_camera(room: Room, top: np.ndarray, rng: np.random.Generator) -> Camer
     height = float(aim[1] + distance * np.sin(elevation))
     own = min(range(len(room.footprints)), key=lambda i: np.hypot(top[0] - room.footprints[i][0], top[2] - room.footprints[i][1]))
     others = [f for i, f in enumerate(room.footprints) if i != own]
-    if not (room.inside(x, z, 0.1) and 0.3 <= height <= 1.9) or any(np.hypot(x - fx, z - fz) < fr * 0.8 for fx, fz, fr in others):
+    if not (room.inside(x, z, 0.1) and 0.3 <= height <= 1.9 and _clear_of(others, x, z)):
         return None
     look = aim - np.array([x, height, z])
     pitch = np.arctan2(look[1], np.hypot(look[0], look[2]))
@@ -483,7 +482,12 @@ def _near_camera(room: Room, top: np.ndarray, rng: np.random.Generator) -> Camer
 
 
 def _standable(room: Room, x: float, z: float) -> bool:
-    return room.inside(x, z, 0.3) and not any(np.hypot(x - fx, z - fz) < fr * 0.8 for fx, fz, fr in room.footprints)
+    return room.inside(x, z, 0.3) and _clear_of(room.footprints, x, z)
+
+
+def _clear_of(footprints: list[tuple[float, float, float]], x: float, z: float) -> bool:
+    """Whether (x, z) stands outside every furniture footprint (x, z, radius), allowing for their corners."""
+    return not any(np.hypot(x - fx, z - fz) < fr * 0.8 for fx, fz, fr in footprints)
 
 
 def _camera(origin: np.ndarray, yaw: float, pitch: float, rng: np.random.Generator, close_up: bool = False,
