@@ -37,7 +37,8 @@ def compute_metrics(
     """Metrics of one prediction against ground truth of the same size; None if no pixel is valid.
 
     Beside the standard ones, ``scale`` is median(gt) / median(pred) before any scaling: how far off the
-    prediction's metres are (2 = it says half the true distance), which the delta scores alone do not say."""
+    prediction's metres are (2 = it says half the true distance), which the delta scores alone do not say;
+    ``depth_median`` is the truth's median, so that a check can ask whether predicted distances follow true ones."""
     if pred.shape != gt.shape:
         raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape")
     valid = np.isfinite(gt) & (gt > min_depth) & (gt < max_depth)
@@ -60,6 +61,7 @@ def compute_metrics(
         "rmse": float(np.sqrt(((p - g) ** 2).mean())),
         "log10": float(np.abs(np.log10(p) - np.log10(g)).mean()),
         "scale": scale,
+        "depth_median": float(np.median(g)),
     }
 
 

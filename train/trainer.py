@@ -367,7 +367,8 @@ def start_run(cfg: TrainConfig, resume: bool, dist: Dist, steps_per_epoch: int) 
     use_amp = amp_dtype is not None
     amp_dtype = amp_dtype or torch.float32
     scaler = torch.amp.GradScaler(dist.device.type, enabled=use_amp and amp_dtype == torch.float16)
-    loss_fn = DepthLoss(max_depth=model.max_depth, w_ssi=cfg.ssi_weight, w_match=cfg.match_weight)
+    loss_fn = DepthLoss(max_depth=model.max_depth, w_ssi=cfg.ssi_weight, w_match=cfg.match_weight,
+                        w_log_scale=cfg.log_scale_weight)
     total = cfg.max_steps or cfg.epochs * steps_per_epoch
     return Run(cfg, dist, model, net, optimizer, scaler, loss_fn, state, out, total, use_amp, amp_dtype)
 

@@ -59,6 +59,7 @@ def test_median_scaling_removes_global_scale():
     assert scaled["delta1"] == 1.0 and scaled["abs_rel"] == pytest.approx(0, abs=1e-9)
     assert compute_metrics(gt * 2.5, gt)["delta1"] == 0.0
     assert scaled["scale"] == pytest.approx(0.4) == compute_metrics(gt * 2.5, gt)["scale"]  # says 2.5x too far
+    assert scaled["depth_median"] == pytest.approx(np.median(gt))  # the truth's, so checks can ask how far the scene is
 
 
 def test_invalid_ground_truth_and_range_cap():
@@ -81,6 +82,25 @@ def test_accumulator_mean_and_worst():
     acc.add(compute_metrics(gt * 1.5, gt), "bad")
     assert acc.mean()["abs_rel"] == pytest.approx(0.25)
     assert acc.worst("abs_rel", 1)[0][0] == "bad" and acc.worst("delta1", 1)[0][0] == "bad"
+
+
+def test_log_scale_term_charges_a_near_frame_as_much_as_a_far_one():
+    from train.losses import log_scale_error
+
+    torch.manual_seed(0)
+    shape = torch.rand(1, 1, 24, 32) + 0.5
+    near, far = shape * 0.3, shape * 5.0  # the same scene at a desk and across a hall
+    mask = torch.ones_like(shape)
+    assert log_scale_error(near * 2, near, mask) == pytest.approx(np.log(2), rel=1e-5)
+    assert log_scale_error(far * 2, far, mask) == pytest.approx(np.log(2), rel=1e-5)
+    plain = DepthLoss()  # the paper's loss charges the near frame's 2x error far less than the far one's
+    assert plain(near * 2, near, mask) < 0.3 * plain(far * 2, far, mask)
+    assert log_scale_error(near, near, mask) < 1e-6
+    holes = (torch.rand_like(shape) > 0.5).float()  # invalid pixels do not count, however wrong
+    assert log_scale_error(torch.where(holes > 0, near, near * 50), near, holes) < 1e-6
+    batch = torch.cat([near * 2, far])  # per image, then the mean: one frame 2x off, one right
+    assert log_scale_error(batch, torch.cat([near, far]), torch.ones_like(batch)) == pytest.approx(np.log(2) / 2, rel=1e-5)
+    assert DepthLoss(w_log_scale=1.0)(near * 2, near, mask) > plain(near * 2, near, mask) + 0.6
 
 
 def test_scale_and_shift_invariant_term_ignores_scale_and_shift_only():

@@ -470,6 +470,21 @@ def test_canonical_camera_training_scales_targets_by_the_lens_and_records_the_sp
         average_weights([weights, metric_weights])
 
 
+def test_range_response_is_the_slope_of_predicted_on_true_distance():
+    from train.card import range_response
+
+    def source(truths, slope):  # frames whose predicted median is truth ** slope (metres)
+        return {"per_image_raw": [{"depth_median": d, "scale": d / d**slope} for d in truths]}
+
+    desk, hall = source([0.3, 0.4, 0.5], 0.4), source([4.0, 6.0], 0.4)
+    mean, lo, hi = range_response([desk, hall])
+    assert mean == pytest.approx(0.4) and lo <= 0.4 + 1e-9 and hi >= 0.4 - 1e-9
+    assert range_response([source([0.3, 0.5], 1.0), source([5.0], 1.0)])[0] == pytest.approx(1.0)
+    crowd = source([2.0] * 50 + [0.5], 0.4)  # sources weigh the same, however many frames they hold
+    assert range_response([crowd, hall])[0] == pytest.approx(0.4)
+    assert range_response([source([2.0, 2.0], 0.4)]) is None  # no spread of true distances: no slope
+
+
 def test_card_check_scores_each_source_and_pairs_both_scalings(tmp_path, tiny_weights, tum_dir):
     import shutil
 
@@ -491,6 +506,8 @@ def test_card_check_scores_each_source_and_pairs_both_scalings(tmp_path, tiny_we
     assert r.exit_code == 0, r.output
     assert "| desk_a | 16 |" in r.output and "| desk_b | 16 |" in r.output
     assert "scale (truth/pred)" in r.output
+    assert "range response of this model: predicted median ~ true median ^ " in r.output
+    assert "range response of the baseline" in r.output
     for name in ("desk_a", "desk_b"):  # the three worst frames of each source, RGB | prediction | truth
         picture = cv2.imread(str(fails / "check" / f"{name}.png"))
         rgb = cv2.imread(str(next((check / name / "rgb").iterdir())))
