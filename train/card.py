@@ -140,8 +140,9 @@ def range_response(results: list[dict], confidence: float = 0.9, resamples: int 
     xs, ys = [], []
     for r in results:
         frames = [f for f in r["per_image_raw"] if f["depth_median"] > 0 and f["scale"] > 0]
-        xs.append(np.log([f["depth_median"] for f in frames]))
-        ys.append(np.log([f["depth_median"] / f["scale"] for f in frames]))
+        if frames:
+            xs.append(np.log([f["depth_median"] for f in frames]))
+            ys.append(np.log([f["depth_median"] / f["scale"] for f in frames]))
 
     def slope(picks: list[np.ndarray]) -> float:
         x = np.concatenate([xi[i] for xi, i in zip(xs, picks)])
@@ -151,7 +152,6 @@ def range_response(results: list[dict], confidence: float = 0.9, resamples: int 
         spread = np.average((x - xm) ** 2, weights=w)
         return float(np.average((x - xm) * (y - ym), weights=w) / spread) if spread > 1e-6 else float("nan")
 
-    xs, ys = [x for x in xs if len(x)], [y for y in ys if len(y)]
     whole = slope([np.arange(len(x)) for x in xs]) if xs else float("nan")
     if not np.isfinite(whole):
         return None
