@@ -77,14 +77,15 @@ def backend_factories(
     """Every backend available here for these weights, baseline (torch fp32) first; ``busy_wait=False``
     opens ONNX Runtime as the streaming commands do (idle threads sleep).
 
-    ONNX exports made only for timing go to ``scratch`` (a temporary folder), not the user's cache."""
+    An export already in the user's cache is timed as it is; weights not yet exported are exported for the
+    timing into ``scratch`` (a temporary folder), not the user's cache."""
     from rtdepth.runtime import cache
 
     from .export import ensure_onnx
     from .tensorrt import build_engine
 
     def cached_onnx(w: Path) -> Path:
-        return ensure_onnx(w, scratch)
+        return cache.find_onnx(w) or ensure_onnx(w, scratch)
 
     out: list[tuple[str, Callable[[], Backend]]] = [("torch fp32", lambda: TorchBackend(load_model(weights)[0], device, "fp32"))]
     if device == "cpu":

@@ -4,6 +4,8 @@ Nothing here needs ../shared: a fresh clone runs every non-GPU test."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -49,6 +51,29 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("weights") / "tiny_unet.safetensors"
     save_weights(model, path, WeightsInfo("unet", {"width": 4}, (64, 48)))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path) -> Path:
+    """The tiny weights exported to ONNX once per session: an export takes 10-20 s here, whatever the model's size."""
+    from engines.export import ensure_onnx
+
+    return ensure_onnx(tiny_weights, tmp_path_factory.mktemp("tiny-onnx"))
+
+
+@pytest.fixture
+def seed_onnx(tiny_weights: Path, tiny_onnx: Path) -> Callable[..., Path]:
+    """``seed_onnx(folder)`` puts the session's export where ``rtdepth export`` would cache it in ``folder``
+    (default: ``$RTDEPTH_ENGINES``), for tests of what comes after an export."""
+    from rtdepth.runtime import cache
+
+    def seed(folder: Path | None = None) -> Path:
+        target = cache.onnx_path(tiny_weights, folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tiny_onnx, target)
+        return target
+
+    return seed
 
 
 @pytest.fixture(scope="session")

@@ -40,19 +40,20 @@ def test_no_import_circles_between_packages():
 
 
 @pytest.mark.slow
-def test_commands_leave_the_working_folder_as_they_found_it(tmp_path, tiny_weights, tum_dir, real_clip, monkeypatch):
+def test_commands_leave_the_working_folder_as_they_found_it(tmp_path, tiny_weights, tum_dir, real_clip, monkeypatch,
+                                                            seed_onnx):  # fmt: skip
     work, outputs, cache = tmp_path / "work", tmp_path / "outputs", tmp_path / "cache"
     work.mkdir()
     outputs.mkdir()
     monkeypatch.chdir(work)  # each command runs here, in this process (tests/helpers.py: run_cli)
     monkeypatch.setenv("RTDEPTH_ENGINES", str(cache))
+    seed_onnx()  # the cache as `rtdepth export` leaves it; `export -o` below runs the exporter itself
     calib = tmp_path / "calib"
     calib.mkdir()
     for i in range(8):
         (calib / f"{i:04d}.jpg").write_bytes(tum_rgb(tum_dir, i).read_bytes())
     runs = [
         ("export", "-w", tiny_weights, "-o", outputs / "m.onnx"),
-        ("export", "-w", tiny_weights),  # into the cache
         ("build-engine", "-w", tiny_weights, "--device", "cpu", "--precision", "int8", "--calib", calib),
         ("eval", "-w", tiny_weights, "--data", tum_dir, "--limit", "2", "--json"),
         ("bench", "-w", tiny_weights, "--device", "cpu", "--iters", "1", "--e2e-frames", "3", "--json"),
@@ -64,7 +65,7 @@ def test_commands_leave_the_working_folder_as_they_found_it(tmp_path, tiny_weigh
         assert r.returncode == 0, f"{args[0]}: {r.stderr[-2000:]}"
         assert list(work.iterdir()) == [], f"{args[0]} wrote {list(work.iterdir())} into the working folder"
     assert sorted(p.name for p in outputs.iterdir()) == ["d.png", "m.onnx", "v.mp4"]
-    assert any(cache.glob("unet-*-fp32.onnx")) and any(cache.glob("unet-*-int8-*.onnx"))
+    assert any(cache.glob("unet-*-int8-*.onnx"))  # built into the cache, not here
 
 
 def test_every_weights_command_takes_w():

@@ -151,11 +151,12 @@ def test_calibration_frames_read_rgbd_folders_with_the_dataset_readers(tmp_path,
 
 
 @pytest.mark.slow
-def test_int8_build_on_real_frames_is_cached_and_measured(tmp_path, tum_dir, tiny_weights, monkeypatch):
+def test_int8_build_on_real_frames_is_cached_and_measured(tmp_path, tum_dir, tiny_weights, monkeypatch, seed_onnx):
     from engines.quantize import build_int8
     from rtdepth.runtime.cache import find_int8
 
     monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
+    seed_onnx()  # exported before, as `rtdepth export` leaves it
     calib = tmp_path / "calib"
     (calib / "rgb").mkdir(parents=True)
     (calib / "depth").mkdir()
@@ -174,10 +175,11 @@ def test_int8_build_on_real_frames_is_cached_and_measured(tmp_path, tum_dir, tin
 
 
 @pytest.mark.slow
-def test_int8_refused_when_accuracy_drops(tmp_path, tum_dir, tiny_weights, monkeypatch):
+def test_int8_refused_when_accuracy_drops(tmp_path, tum_dir, tiny_weights, monkeypatch, seed_onnx):
     from engines import quantize
 
     monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
+    seed_onnx()  # exported before, as `rtdepth export` leaves it
     calib = tmp_path / "calib"
     calib.mkdir()
     for i in range(0, 200, 25):
@@ -200,6 +202,7 @@ def test_bench_json_reports_ratios(tiny_weights, tmp_path, monkeypatch):
     assert all(x["median_ms"] > 0 and x["p95_ms"] >= x["median_ms"] for x in rows)
     assert [x["speedup"] for x in rows if x["backend"] == "torch"] == [1.0, 1.0]
     assert data["end_to_end"] and all(0 < x["ratio"] for x in data["end_to_end"])
+    assert not list(tmp_path.glob("*.onnx"))  # what it exported only to time it stayed out of the cache
 
 
 @pytest.mark.tensorrt
@@ -223,11 +226,12 @@ def test_tensorrt_build_and_verify(tiny_weights, tmp_path):
 
 
 @pytest.mark.slow
-def test_auto_backend_picks_up_a_built_int8_model(tmp_path, tum_dir, tiny_weights, monkeypatch):
+def test_auto_backend_picks_up_a_built_int8_model(tmp_path, tum_dir, tiny_weights, monkeypatch, seed_onnx):
     from engines.quantize import build_int8
     from rtdepth.estimator import DepthEstimator
 
     monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
+    seed_onnx()  # exported before, as `rtdepth export` leaves it
     assert DepthEstimator.from_weights(tiny_weights, "auto", "cpu").precision == "fp32"
     calib = tmp_path / "calib"
     calib.mkdir()

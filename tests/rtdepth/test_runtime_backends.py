@@ -4,7 +4,7 @@ import onnx
 import pytest
 import torch
 
-from engines.export import export_onnx, verify_onnx
+from engines.export import verify_onnx
 from rtdepth.checkpoint import file_sha256, load_model
 from rtdepth.errors import RtdepthError
 from rtdepth.estimator import DepthEstimator
@@ -16,11 +16,8 @@ ATOL = 1e-4
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, tiny_weights):
-    model, info = load_model(tiny_weights)
-    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
-    export_onnx(model, path, info, file_sha256(tiny_weights))
-    return model, path
+def exported(tiny_weights, tiny_onnx):
+    return load_model(tiny_weights)[0], tiny_onnx
 
 
 def test_onnx_file_is_checked_single_and_self_describing(exported, tiny_weights):
@@ -70,14 +67,13 @@ def test_corrupt_onnx_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
-def test_estimator_returns_depth_at_frame_size_for_any_format(tiny_weights, tmp_path, monkeypatch, backend, real_frame):
+def test_estimator_returns_depth_at_frame_size_for_any_format(tiny_weights, tmp_path, monkeypatch, backend, real_frame,
+                                                               seed_onnx):  # fmt: skip
     monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
     if backend == "onnxruntime":
         with pytest.raises(RtdepthError, match="no ONNX export"):  # opening never exports behind the caller's back
             DepthEstimator.from_weights(tiny_weights, backend=backend, device="cpu")
-        from engines.export import ensure_onnx
-
-        ensure_onnx(tiny_weights)
+        seed_onnx()  # as `rtdepth export` would
     est = DepthEstimator.from_weights(tiny_weights, backend=backend, device="cpu")
     frames = [
         real_frame,  # BGR uint8
@@ -91,14 +87,11 @@ def test_estimator_returns_depth_at_frame_size_for_any_format(tiny_weights, tmp_
         assert d.shape == f.shape[:2] and d.dtype == np.float32 and (d > 0).all()
 
 
-def test_torch_and_ort_estimators_agree(tiny_weights, tmp_path, monkeypatch, real_frame):
+def test_torch_and_ort_estimators_agree(tiny_weights, tmp_path, monkeypatch, real_frame, seed_onnx):
     monkeypatch.setenv("RTDEPTH_ENGINES", str(tmp_path))
-    from engines.export import ensure_onnx
-
     a = DepthEstimator.from_weights(tiny_weights, backend="torch", device="cpu").predict(real_frame)
     assert DepthEstimator.from_weights(tiny_weights, backend="auto", device="cpu").backend_name == "torch"  # nothing cached
-    ensure_onnx(tiny_weights)
-    assert list(tmp_path.glob("unet-*-fp32.onnx"))  # exported once into the cache folder
+    seed_onnx()  # the export, cached as `rtdepth export` leaves it
     from rtdepth.runtime.openvino import openvino_available
 
     auto = DepthEstimator.from_weights(tiny_weights, backend="auto", device="cpu")

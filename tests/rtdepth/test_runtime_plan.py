@@ -73,13 +73,13 @@ def test_explicit_choices_and_their_one_line_refusals(weights, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, tiny_weights):
-    """One export of the tiny weights for this module's OpenVINO tests (an export costs seconds)."""
+def exported(tmp_path_factory, tiny_weights, tiny_onnx):
+    """A cache folder holding the session's one export of the tiny weights, for this module's OpenVINO tests."""
     pytest.importorskip("openvino", reason="OpenVINO not installed (pip install openvino)")
-    from engines.export import ensure_onnx
-
     folder = tmp_path_factory.mktemp("ov-cache")
-    return folder, ensure_onnx(tiny_weights, folder)
+    target = cache.onnx_path(tiny_weights, folder)
+    shutil.copyfile(tiny_onnx, target)
+    return folder, target
 
 
 def test_openvino_runs_the_export_like_onnx_runtime_and_rebuilds_a_damaged_cache(exported, tum_dir):
