@@ -18,6 +18,7 @@ from .cli_options import (
     FlipOpt,
     HudOpt,
     LiveHudOpt,
+    MultiSizeOpt,
     RuntimeOptions,
     SmoothOpt,
     StreamFlipOpt,
@@ -43,7 +44,7 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return w, h
 
 
-def _estimator(rt: RuntimeOptions, streaming: bool = False, flip: bool = True):
+def _estimator(rt: RuntimeOptions, streaming: bool = False, flip: bool = True, multi_size: bool = False):
     """Open the model through the one plan; on the CLI what the plan lacks is made first (said in one line), never
     silently, unless --no-build."""
     from .estimator import DepthEstimator
@@ -57,7 +58,7 @@ def _estimator(rt: RuntimeOptions, streaming: bool = False, flip: bool = True):
         prepare = partial(make_missing, notice=err_console.print)
     be, info = open_backend(rt.weights, rt.backend, rt.device, rt.precision, wh, rt.onnx_output, not streaming,
                             rt.engines_dir, prepare)  # fmt: skip
-    return DepthEstimator(be, info, wh, flip, rt.fx, rt.fov)
+    return DepthEstimator(be, info, wh, flip, rt.fx, rt.fov, multi_size)
 
 
 def _version(value: bool) -> None:
@@ -95,13 +96,14 @@ def image(
     rt: RuntimeOptions = ...,  # the runtime options, in place (cli_options.grouped)
     view: ViewOptions = ...,  # the view options
     flip: bool = FlipOpt,
+    multi_size: bool = MultiSizeOpt,
 ) -> None:
     """Depth for one image: a colour-mapped picture and, optionally, raw metric depth."""
     from .image_depth import depth_for_image
 
     viz = view.visualizer()  # options checked before the model loads
     rt.check()
-    opener = partial(_estimator, rt, flip=flip)
+    opener = partial(_estimator, rt, flip=flip, multi_size=multi_size)
     depth, camera = depth_for_image(source, output, raw, viz, opener)
     console.print(f"wrote {output} ({depth.shape[1]}x{depth.shape[0]}, depth {depth.min():.2f}..{depth.max():.2f} m; {camera})")
 
@@ -204,6 +206,7 @@ def evaluate(
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     rt: RuntimeOptions = ...,  # the runtime options, in place (cli_options.grouped)
     flip: bool = FlipOpt,
+    multi_size: bool = MultiSizeOpt,
 ) -> None:
     """Metrics of a model on a dataset: delta1..3, abs rel, RMSE, log10, raw and median-scaled."""
     import json
@@ -220,7 +223,7 @@ def evaluate(
         check_output_dir(output, (data,))  # never into the dataset it reads (its depth is the truth)
     dataset = open_dataset(data)  # a bad spec fails before the model loads
     rt.check()
-    estimator = _estimator(rt, flip=flip)
+    estimator = _estimator(rt, flip=flip, multi_size=multi_size)
     max_depth = max_depth if max_depth is not None else float(estimator.info.depth_range[1])
     spec = SplitSpec(split) if split is not None else None  # --split MODE: that mode, the default fraction and seed
     opts = EvalOptions(subset, spec, max_depth=max_depth, eigen_crop=eigen_crop, save_dir=output, limit=limit)

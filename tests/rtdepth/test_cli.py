@@ -106,3 +106,15 @@ def test_legend_adds_a_colour_bar_in_metres(tmp_path, tum_dir, tiny_weights):
     x = int(np.nonzero(changed[120])[0].min()) + 3  # inside the bar, left of its labels
     near, far = colorize(np.ones((1, 1), np.float32))[0, 0], colorize(np.zeros((1, 1), np.float32))[0, 0]
     assert np.abs(legend[52, x].astype(int) - near).sum() < 60 and np.abs(legend[188, x].astype(int) - far).sum() < 60
+
+
+def test_eval_and_image_take_multi_size(tiny_weights, tum_dir, tmp_path):
+    import json
+
+    runs = [rtdepth("eval", "-w", tiny_weights, "--data", tum_dir, "--limit", "2", "--json", *extra)
+            for extra in ((), ("--multi-size",))]  # fmt: skip
+    assert all(r.returncode == 0 for r in runs), runs[-1].stderr
+    one, both = (json.loads(r.stdout)["raw"]["abs_rel"] for r in runs)
+    assert one != both  # the second size changed the prediction
+    r = rtdepth("image", tum_rgb(tum_dir, 0), "-o", tmp_path / "d.png", "-w", tiny_weights, "--multi-size")
+    assert r.returncode == 0 and (tmp_path / "d.png").is_file(), r.stderr

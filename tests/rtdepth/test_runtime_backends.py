@@ -115,6 +115,19 @@ def test_flip_averages_with_the_mirrored_frame(tiny_weights, real_frame):
     np.testing.assert_allclose(a, (p + q[:, ::-1]) / 2, atol=1e-5)
 
 
+def test_multi_size_is_the_geometric_mean_of_the_size_and_a_smaller_one(tiny_weights, real_frame):
+    from rtdepth.estimator import SECOND_SIZE
+
+    est = DepthEstimator.from_weights(tiny_weights, backend="torch", device="cpu", size=(160, 120), multi_size=True)
+    one = DepthEstimator.from_weights(tiny_weights, backend="torch", device="cpu", size=(160, 120))
+    small = DepthEstimator.from_weights(tiny_weights, backend="torch", device="cpu", size=(128, 96))
+    assert est.model_size_for((640, 480), SECOND_SIZE) == (128, 96) and "+0.8x size" in est.describe()
+    p, q = one.predict(real_frame), small.predict(real_frame)
+    assert np.abs(p - q).max() > 1e-3  # the two sizes see the frame differently
+    np.testing.assert_allclose(est.predict(real_frame), np.sqrt(p * q), rtol=1e-5)
+    assert est.with_flip(False).multi_size  # a server's still answers keep it
+
+
 def test_fp16_on_cpu_is_refused():
     with pytest.raises(RtdepthError, match="fp16 needs a CUDA device"):
         TorchBackend(create_model("unet", width=4), "cpu", "fp16")
