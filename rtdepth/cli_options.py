@@ -19,7 +19,7 @@ DeviceOpt = typer.Option("auto", "--device", help="auto, cpu or cuda.")
 EnginesOpt = typer.Option(None, "--engines-dir", help="Engine cache folder (default: $RTDEPTH_ENGINES or the user cache).")
 FlipOpt = typer.Option(True, "--flip/--no-flip", help="Average with the mirrored image's depth (better, 2x model time).")
 MultiSizeOpt = typer.Option(False, "--multi-size", help="Also predict at 0.8x the size and average the two (better on "
-                            "real rooms, 1.6x the model time).")  # fmt: skip
+                            "real rooms, 1.35-1.8x the time).")  # fmt: skip
 StreamFlipOpt = typer.Option(False, "--flip/--no-flip", help="Average with the mirrored frame's depth (better, half the rate).")
 SmoothOpt = typer.Option(True, "--smooth/--no-smooth", help="Steady depth over frames (static shots stop shimmering).")
 HudOpt = typer.Option(False, "--hud/--no-hud", help="Burn FPS, latency, backend and model into the file.")

@@ -12,7 +12,8 @@ model card). The streaming commands turn it off to keep the frame rate.
 With ``multi_size`` (off by default; ``image`` and ``eval`` offer it) still images are also predicted at 0.8x
 the inference size and the two depths averaged geometrically: the model reads scale partly from how large
 things look in pixels, and the smaller view sees more of the room per receptive field. On seven real sources
-it raised median-scaled delta1 by 0.028 and metric delta1 by 0.039 for 1.64x the model time (model card).
+it raised median-scaled delta1 by 0.028 and metric delta1 by 0.039, for 1.35-1.8x the time of one size on a
+2-core CPU (model card).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class DepthEstimator:
     ``size`` (width, height) is the inference resolution; default the size the model was trained at.
     Frames are BGR (OpenCV) unless ``color="rgb"``. ``timer`` collects the stage durations. ``flip``
     averages each prediction with the mirrored frame's (twice the model time); ``multi_size`` also predicts
-    ``predict``'s frames at 0.8x the size and averages the two (1.64x the model time).
+    ``predict``'s frames at 0.8x the size and averages the two (0.64x more pixels to run).
     """
 
     def __init__(self, backend: Backend, info: WeightsInfo, size: tuple[int, int] | None = None, flip: bool = True,
