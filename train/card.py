@@ -170,15 +170,20 @@ def range_line(results: list[dict], name: str) -> str:
 
 
 def paired_sources(mine: list[dict], theirs: list[dict], names: list[str]) -> list[str]:
-    """Candidate minus baseline, frame by frame within each source, on delta1 median-scaled and metric."""
+    """Candidate minus baseline, frame by frame within each source, on delta1 median-scaled and metric. A source
+    of one frame gets no interval (a bootstrap of one value collapses to a point) and is not named as helped or hurt;
+    it still counts in the macro mean, as one source."""
     lines = []
     for key, label in (("per_image", "median-scaled"), ("per_image_raw", "metric")):
         diffs, helps, hurts = [], [], []
         for r, b, name in zip(mine, theirs, names):
             base = {f["index"]: f["delta1"] for f in b[key]}
             d = np.array([f["delta1"] - base[f["index"]] for f in r[key] if f["index"] in base])
-            mean, lo, hi = paired_bootstrap(d)
             diffs.append(d)
+            if len(d) < 2:  # one frame has no spread to resample: no interval, and it is never called a help or a hurt
+                lines.append(f"paired {name}, {label}: delta1 {d.mean():+.3f} ({len(d)} frame: no interval)")
+                continue
+            mean, lo, hi = paired_bootstrap(d)
             lines.append(f"paired {name}, {label}: delta1 {mean:+.3f} (90% CI {lo:+.3f} .. {hi:+.3f}), {len(d)} frames")
             (helps if lo > 0 else hurts if hi < 0 else []).append(name)
         mean, lo, hi = macro_bootstrap(diffs)

@@ -520,3 +520,17 @@ def test_card_check_scores_each_source_and_pairs_both_scalings(tmp_path, tiny_we
     assert "macro mean over 2 sources, median-scaled" in r.output and "macro mean over 2 sources, metric" in r.output
     for label in ("median-scaled", "metric"):
         assert f"paired desk_a, {label}: delta1" in r.output and f"paired macro mean, {label}: delta1" in r.output
+
+
+def test_a_source_of_one_frame_gets_no_interval_and_is_never_called_helped():
+    from train.card import paired_sources
+
+    def result(d1s):
+        frames = [{"index": i, "delta1": v} for i, v in enumerate(d1s)]
+        return {"per_image": frames, "per_image_raw": frames}
+
+    mine = [result([0.9]), result([0.6 + 0.01 * (i % 3) for i in range(12)])]
+    theirs = [result([0.5]), result([0.5] * 12)]
+    lines = "\n".join(paired_sources(mine, theirs, ["single", "kitchen"]))
+    assert "paired single, median-scaled: delta1 +0.400 (1 frame: no interval)" in lines
+    assert "helps kitchen; hurts none" in lines and "helps single" not in lines
