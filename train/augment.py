@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from rtdepth.data.sample import Sample
 
@@ -85,3 +87,14 @@ def augment(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator) -> Sam
     if cfg.scale_prob and rng.random() < cfg.scale_prob:
         sample = scale_crop(sample, float(rng.uniform(*cfg.scale)), rng, cfg.scale_depth)
     return Sample(jitter_colour(sample.rgb, cfg, rng), sample.depth, sample.camera)
+
+
+SMALL_VIEW = 0.8  # the smaller view's sides, as inference's --multi-size uses it
+
+
+def small_view(images: torch.Tensor, depths: torch.Tensor, scale: float = SMALL_VIEW) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch at ``scale`` times its sides (multiples of 8): the same scene through the same lens at fewer pixels,
+    so the depth stays as it is. Images by area averaging; depth by nearest neighbour, so no invalid zero is blended."""
+    h, w = images.shape[-2:]
+    size = (max(8, round(h * scale / 8) * 8), max(8, round(w * scale / 8) * 8))
+    return F.interpolate(images, size=size, mode="area"), F.interpolate(depths, size=size, mode="nearest")

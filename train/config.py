@@ -57,6 +57,8 @@ class TrainConfig:
     match_weight: float = option(0.0, "Weight of multi-scale gradient matching on the aligned disparity (MiDaS; 0: off).")
     log_scale_weight: float = option(0.0, "Weight of each frame's log-scale error, which charges a 2x error the same "
                                      "near or far (the paper's L1 in metres barely charges near frames; 0: off).")  # fmt: skip
+    small_view_prob: float = option(0.0, "Chance that a batch is shown at 0.8x its sides with the same depth, so the "
+                                    "model learns one distance whatever the resolution (0: off).")  # fmt: skip
     canonical_fx: float | None = option(
         None, "Train in canonical camera space: depth as a camera whose focal length is this fraction of the image width "
         "would see it (e.g. 0.82), so one picture means one depth whatever the lens; the weights record it and scale "
@@ -162,6 +164,7 @@ class TrainConfig:
             ("save_every", self.save_every >= 0, "0 or more minutes"), ("ssi_weight", self.ssi_weight >= 0, "0 or more"),
             ("match_weight", self.match_weight >= 0, "0 or more"),
             ("log_scale_weight", self.log_scale_weight >= 0, "0 or more"),
+            ("small_view_prob", 0 <= self.small_view_prob <= 1, "between 0 and 1"),
             ("split", self.split in ("auto", "random", "blocks", "tail"), "auto, random, blocks or tail"),
             ("canonical_fx", self.canonical_fx is None or 0.2 <= self.canonical_fx <= 3.0, "0.2..3.0 (fx / width)"),
             ("precision", self.precision in ("auto", "fp32", "bf16"), "auto, fp32 or bf16"),

@@ -26,7 +26,7 @@ from rtdepth.errors import SIGNAL_EXIT, RtdepthError
 from rtdepth.metrics import MetricAccumulator, compute_metrics
 from rtdepth.models import DepthNet, create_model, load_encoder_weights
 from rtdepth.stopping import StopRequests, stop_requests
-from train.augment import AugmentConfig
+from train.augment import AugmentConfig, small_view
 from train.config import TrainConfig
 from train.data import DepthTrainingSet, EpochSampler
 from train.losses import DepthLoss
@@ -238,6 +238,12 @@ class Run:
         return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.amp_dtype, "fp32") if self.use_amp else "fp32"
 
 
+def shows_small_view(cfg: TrainConfig, step: int) -> bool:
+    """Whether step ``step`` trains on the smaller view: drawn from the seed and the step alone, so a resumed run
+    and every rank of a distributed one draw the same."""
+    return cfg.small_view_prob > 0 and np.random.default_rng([cfg.seed, step]).random() < cfg.small_view_prob
+
+
 def train_step(run: Run, images: torch.Tensor, depths: torch.Tensor) -> torch.Tensor:
     """One optimizer step (autocast at the run's precision, clipped gradients); returns the loss, not synchronised.
 
@@ -245,6 +251,8 @@ def train_step(run: Run, images: torch.Tensor, depths: torch.Tensor) -> torch.Te
     device = run.dist.device
     images = images.to(device, non_blocking=True)
     depths = depths.to(device, non_blocking=True)
+    if shows_small_view(run.cfg, run.state.step):
+        images, depths = small_view(images, depths)
     if device.type == "cuda" or run.use_amp:
         images = images.contiguous(memory_format=torch.channels_last)
     with torch.autocast(device.type, dtype=run.amp_dtype, enabled=run.use_amp):

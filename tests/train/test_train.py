@@ -534,3 +534,21 @@ def test_a_source_of_one_frame_gets_no_interval_and_is_never_called_helped():
     lines = "\n".join(paired_sources(mine, theirs, ["single", "kitchen"]))
     assert "paired single, median-scaled: delta1 +0.400 (1 frame: no interval)" in lines
     assert "helps kitchen; hurts none" in lines and "helps single" not in lines
+
+
+def test_the_small_view_keeps_depth_values_and_is_drawn_the_same_on_resume(tmp_path):
+    from train.augment import small_view
+    from train.trainer import shows_small_view
+
+    images = torch.rand(2, 3, 48, 64)
+    depths = torch.rand(2, 1, 48, 64) * 5
+    depths[:, :, :10] = 0  # invalid rows stay invalid, never blended into their neighbours
+    small_images, small_depths = small_view(images, depths)
+    assert small_images.shape == (2, 3, 40, 48) and small_depths.shape == (2, 1, 40, 48)
+    assert set(small_depths.unique().tolist()) <= set(depths.unique().tolist())  # metres of the scene, not resampled
+    cfg = tiny_config(tmp_path, small_view_prob=0.5)
+    draws = [shows_small_view(cfg, step) for step in range(400)]
+    assert draws == [shows_small_view(cfg, step) for step in range(400)] and 150 < sum(draws) < 250
+    assert not any(shows_small_view(tiny_config(tmp_path, small_view_prob=0.0), step) for step in range(50))
+    fit(tiny_config(tmp_path, small_view_prob=1.0, epochs=1, max_steps=2))  # every step on the small view trains
+    assert (tmp_path / "run" / "last.safetensors").is_file()
