@@ -169,10 +169,13 @@ def range_line(results: list[dict], name: str) -> str:
             f"(90% CI {response[1]:.2f} .. {response[2]:.2f}; 1 = distances follow the scene)")
 
 
+LARGE_SOURCE = 10  # frames a source needs to count in the macro mean that no single frame can swing
+
+
 def paired_sources(mine: list[dict], theirs: list[dict], names: list[str]) -> list[str]:
     """Candidate minus baseline, frame by frame within each source, on delta1 median-scaled and metric. A source
     of one frame gets no interval (a bootstrap of one value collapses to a point) and is not named as helped or hurt;
-    it still counts in the macro mean, as one source."""
+    it still counts in the macro mean, as one source, and a second macro mean leaves out sources under 10 frames."""
     lines = []
     for key, label in (("per_image", "median-scaled"), ("per_image_raw", "metric")):
         diffs, helps, hurts = [], [], []
@@ -189,6 +192,11 @@ def paired_sources(mine: list[dict], theirs: list[dict], names: list[str]) -> li
         mean, lo, hi = macro_bootstrap(diffs)
         lines.append(f"paired macro mean, {label}: delta1 {mean:+.3f} (90% CI {lo:+.3f} .. {hi:+.3f}); "
                      f"helps {', '.join(helps) or 'none'}; hurts {', '.join(hurts) or 'none'}")  # fmt: skip
+        large = [d for d in diffs if len(d) >= LARGE_SOURCE]
+        if 2 <= len(large) < len(diffs):  # a single frame weighs as much as a source: the mean without them too
+            mean, lo, hi = macro_bootstrap(large)
+            lines.append(f"paired macro mean over the {len(large)} sources of {LARGE_SOURCE}+ frames, {label}: "
+                         f"delta1 {mean:+.3f} (90% CI {lo:+.3f} .. {hi:+.3f})")  # fmt: skip
     return lines
 
 

@@ -529,11 +529,13 @@ def test_a_source_of_one_frame_gets_no_interval_and_is_never_called_helped():
         frames = [{"index": i, "delta1": v} for i, v in enumerate(d1s)]
         return {"per_image": frames, "per_image_raw": frames}
 
-    mine = [result([0.9]), result([0.6 + 0.01 * (i % 3) for i in range(12)])]
-    theirs = [result([0.5]), result([0.5] * 12)]
-    lines = "\n".join(paired_sources(mine, theirs, ["single", "kitchen"]))
+    mine = [result([0.9]), result([0.6 + 0.01 * (i % 3) for i in range(12)]), result([0.5] * 10)]
+    theirs = [result([0.5]), result([0.5] * 12), result([0.5] * 10)]
+    lines = "\n".join(paired_sources(mine, theirs, ["single", "kitchen", "room"]))
     assert "paired single, median-scaled: delta1 +0.400 (1 frame: no interval)" in lines
     assert "helps kitchen; hurts none" in lines and "helps single" not in lines
+    assert "paired macro mean, median-scaled: delta1 +0.170" in lines  # the single frame swings the mean over all
+    assert "paired macro mean over the 2 sources of 10+ frames, median-scaled: delta1 +0.055" in lines
 
 
 def test_the_small_view_keeps_depth_values_and_is_drawn_the_same_on_resume(tmp_path):
