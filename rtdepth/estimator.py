@@ -12,8 +12,8 @@ model card). The streaming commands turn it off to keep the frame rate.
 With ``multi_size`` (off by default; ``image`` and ``eval`` offer it) still images are also predicted at 0.8x
 the inference size and the two depths averaged geometrically: the model reads scale partly from how large
 things look in pixels, and the smaller view sees more of the room per receptive field. On seven real sources
-it raised median-scaled delta1 by 0.028 and metric delta1 by 0.039, for 1.35-1.8x the time of one size on a
-2-core CPU (model card).
+it raised median-scaled delta1 by 0.028 (0.018 over the four of 10+ frames; metres unchanged there), for
+1.35-1.8x the time of one size on a 2-core CPU (model card).
 """
 
 from __future__ import annotations
