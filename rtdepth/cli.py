@@ -359,6 +359,8 @@ def serve(
     max_video_seconds: float = typer.Option(60.0, "--max-video-seconds", help="Longest uploaded video accepted."),
     flip: bool = StreamFlipOpt,
     smooth: bool = SmoothOpt,
+    multi_size: bool = typer.Option(False, "--multi-size", help="Uploaded photos also predicted at 0.8x the size and "
+                                    "averaged, as `image --multi-size` (the stream never is)."),  # fmt: skip
 ) -> None:
     """Live depth in a web browser (MJPEG), with controls, snapshots and uploads; Ctrl-C stops it."""
     if not 0 < port < 65536:
@@ -370,7 +372,7 @@ def serve(
 
     rt.check()
     opener = partial(_estimator, rt, streaming=True, flip=flip)
-    run_server(source, opener, viz, host, port, token, max_upload_mb, max_video_seconds, err_console, smooth)
+    run_server(source, opener, viz, host, port, token, max_upload_mb, max_video_seconds, err_console, smooth, multi_size)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)

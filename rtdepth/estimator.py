@@ -91,12 +91,13 @@ class DepthEstimator:
         be, info = open_backend(weights, backend, device, precision, size, onnx_output, busy_wait, folder)
         return cls(be, info, size, flip, fx, fov, multi_size)
 
-    def with_flip(self, flip: bool) -> DepthEstimator:
-        """The same model (backend shared, nothing reloaded) with flip averaging on or off: a server
-        streams without it and answers still images with it."""
-        if flip == self.flip:
+    def with_flip(self, flip: bool, multi_size: bool | None = None) -> DepthEstimator:
+        """The same model (backend shared, nothing reloaded) with flip averaging on or off, and ``multi_size`` set
+        (None: as it is): a server streams without them and answers still images with them."""
+        multi_size = self.multi_size if multi_size is None else multi_size
+        if flip == self.flip and multi_size == self.multi_size:
             return self
-        return DepthEstimator(self._backend, self.info, self.size, flip, self.fx, self.fov, self.multi_size)
+        return DepthEstimator(self._backend, self.info, self.size, flip, self.fx, self.fov, multi_size)
 
     @property
     def backend_name(self) -> str:

@@ -33,11 +33,13 @@ SNAPSHOTS = ("colour", "depth")
 
 
 def create_app(service: LiveService, open_estimator: Callable[[], DepthEstimator], token: str | None = None,
-               limits: Limits | None = None, hosts: tuple[str, ...] = LOCAL_NAMES) -> Starlette:  # fmt: skip
+               limits: Limits | None = None, hosts: tuple[str, ...] = LOCAL_NAMES, still_multi_size: bool = False
+               ) -> Starlette:  # fmt: skip
     """The app; ``open_estimator`` makes a second estimator for uploads (the live one stays on its thread):
-    videos keep its streaming setting, still images are flip-averaged. ``hosts`` are the names the
-    ``Host`` header may carry (DNS rebinding); an empty tuple accepts any (a token then guards)."""
-    api = DepthApi(service, open_estimator, limits or Limits())
+    videos keep its streaming setting, still images are flip-averaged (and with ``still_multi_size`` also
+    predicted at a second size, as ``rtdepth image --multi-size``). ``hosts`` are the names the ``Host`` header
+    may carry (DNS rebinding); an empty tuple accepts any (a token then guards)."""
+    api = DepthApi(service, open_estimator, limits or Limits(), still_multi_size)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -59,8 +61,10 @@ def _error(status: int, message: str) -> JSONResponse:
 class DepthApi:
     """The routes over one live service. The upload estimators and the video jobs are made on first use, once."""
 
-    def __init__(self, service: LiveService, open_estimator: Callable[[], DepthEstimator], limits: Limits) -> None:
+    def __init__(self, service: LiveService, open_estimator: Callable[[], DepthEstimator], limits: Limits,
+                 still_multi_size: bool = False) -> None:  # fmt: skip
         self.service, self.open_estimator, self.limits = service, open_estimator, limits
+        self.still_multi_size = still_multi_size
         self.uploads = asyncio.Semaphore(limits.concurrent_uploads)
         self._made: dict[str, object] = {}
         self._making = threading.Lock()
@@ -90,7 +94,7 @@ class DepthApi:
     def still_estimator(self) -> DepthEstimator:
         """A photo gets the better estimate, as ``rtdepth image`` does."""
         estimator = self.upload_estimator()
-        return self._once("still", lambda: estimator.with_flip(True))
+        return self._once("still", lambda: estimator.with_flip(True, self.still_multi_size))
 
     def jobs(self) -> VideoJobs:
         estimator = self.upload_estimator()

@@ -21,8 +21,9 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 def serve(source: str, open_estimator: Callable[[], DepthEstimator], viz: Visualizer, host: str = "127.0.0.1",
           port: int = 8000, token: str | None = None, max_upload_mb: int = 50, max_video_seconds: float = 60.0,
-          console: Console | None = None, smooth: bool = True) -> None:  # fmt: skip
-    """Serve until Ctrl-C or SIGTERM; the camera is released and uploads removed before returning."""
+          console: Console | None = None, smooth: bool = True, still_multi_size: bool = False) -> None:  # fmt: skip
+    """Serve until Ctrl-C or SIGTERM; the camera is released and uploads removed before returning.
+    ``still_multi_size``: uploaded photos are also predicted at a second size (``--multi-size``)."""
     import uvicorn
 
     from .app import create_app
@@ -33,7 +34,7 @@ def serve(source: str, open_estimator: Callable[[], DepthEstimator], viz: Visual
     token = access_token(host, token, console.print)
     service = LiveService(source, open_estimator(), viz, smooth=smooth)  # a bad source or weights fail here, before listening
     limits = Limits(max_upload_mb * 2**20, max_video_seconds)
-    app = create_app(service, open_estimator, token, limits, hosts=allowed_hosts(host))
+    app = create_app(service, open_estimator, token, limits, hosts=allowed_hosts(host), still_multi_size=still_multi_size)
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
     service.start()
     shown = f"http://{'[' + host + ']' if ':' in host else host}:{port}/" + (f"?token={token}" if token else "")

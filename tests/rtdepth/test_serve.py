@@ -118,6 +118,18 @@ def test_an_uploaded_image_is_flip_averaged_while_the_stream_is_not(service, tin
     assert not np.array_equal(got, depth_to_mm16(streaming.predict(frame)))
 
 
+def test_serve_multi_size_reaches_uploaded_photos_and_never_the_stream(service, tiny_weights, tum_dir):
+    frame = cv2.imread(str(tum_rgb(tum_dir, 3)))
+    streaming = DepthEstimator.from_weights(tiny_weights, "torch", "cpu", flip=False)
+    app = create_app(service, lambda: streaming, still_multi_size=True)
+    with starlette_testclient.TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        r = client.post("/api/depth/image", params={"output": "depth"}, content=cv2.imencode(".png", frame)[1].tobytes())
+    got = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert not streaming.multi_size and not streaming.flip  # the stream's estimator is untouched
+    assert np.array_equal(got, depth_to_mm16(streaming.with_flip(True, multi_size=True).predict(frame)))
+    assert not np.array_equal(got, depth_to_mm16(streaming.with_flip(True).predict(frame)))
+
+
 def test_bad_uploads_are_4xx_and_the_server_keeps_serving(service, tiny_weights, real_clip):
     limits = Limits(max_bytes=200_000, max_seconds=0.3)
     with client_for(service, tiny_weights, limits=limits) as client:
@@ -291,7 +303,7 @@ def test_uploads_past_the_concurrency_bound_get_429(service, tiny_weights, tum_d
     gate, busy = threading.Event(), threading.Event()
 
     class Held:  # the first upload is still being processed when the second comes
-        def with_flip(self, flip):
+        def with_flip(self, flip, multi_size=None):
             return self
 
         def predict(self, frame):
