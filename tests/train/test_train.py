@@ -554,3 +554,12 @@ def test_the_small_view_keeps_depth_values_and_is_drawn_the_same_on_resume(tmp_p
     assert not any(shows_small_view(tiny_config(tmp_path, small_view_prob=0.0), step) for step in range(50))
     fit(tiny_config(tmp_path, small_view_prob=1.0, epochs=1, max_steps=2))  # every step on the small view trains
     assert (tmp_path / "run" / "last.safetensors").is_file()
+
+
+def test_max_zoom_sets_the_scale_crop_range_and_is_checked(tmp_path):
+    from train.trainer import build_datasets
+
+    train_set, val_set = build_datasets(tiny_config(tmp_path, augment=True, max_zoom=3.0))
+    assert train_set.aug.scale == (1.0, 3.0) and val_set.aug is None
+    with pytest.raises(RtdepthError, match="max_zoom must be 1.0..4.0"):
+        tiny_config(tmp_path, max_zoom=0.5).check()
