@@ -93,6 +93,7 @@ def macro_bootstrap(per_source: list[np.ndarray], confidence: float = 0.9, resam
     return point, float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
+LARGE_SOURCE = 10  # frames a source needs to count in the macro mean that no single frame can swing
 SOURCE_HEADER = ("| source | frames | d1 (median-scaled) | abs rel (ms) | d1 (metric) | abs rel (metric) | constant d1 "
                  "| scale (truth/pred) |\n|---|---|---|---|---|---|---|---|")  # fmt: skip
 
@@ -117,13 +118,17 @@ def source_report(est: DepthEstimator, base: DepthEstimator | None, check: str, 
             lines.append(failure_picture(est, folder, result, failures / f"{folder.name}.png", worst))
         if base is not None:
             theirs.append(evaluate_dataset(base, str(folder), opts, progress=False))
-    for key, label in (("per_image", "median-scaled"), ("per_image_raw", "metric")):
-        d1 = [np.array([f["delta1"] for f in r[key]]) for r in mine]
-        rel = [np.array([f["abs_rel"] for f in r[key]]) for r in mine]
-        m1, lo1, hi1 = macro_bootstrap(d1)
-        m2, lo2, hi2 = macro_bootstrap(rel)
-        lines.append(f"macro mean over {len(mine)} sources, {label}: delta1 {m1:.3f} ({lo1:.3f} .. {hi1:.3f}), "
-                     f"abs rel {m2:.3f} ({lo2:.3f} .. {hi2:.3f})")  # fmt: skip
+    large = [r for r in mine if len(r["per_image"]) >= LARGE_SOURCE]
+    groups = [(mine, f"{len(mine)} sources")] + ([(large, f"the {len(large)} sources of {LARGE_SOURCE}+ frames")]
+                                                 if 2 <= len(large) < len(mine) else [])  # fmt: skip
+    for results, which in groups:
+        for key, label in (("per_image", "median-scaled"), ("per_image_raw", "metric")):
+            d1 = [np.array([f["delta1"] for f in r[key]]) for r in results]
+            rel = [np.array([f["abs_rel"] for f in r[key]]) for r in results]
+            m1, lo1, hi1 = macro_bootstrap(d1)
+            m2, lo2, hi2 = macro_bootstrap(rel)
+            lines.append(f"macro mean over {which}, {label}: delta1 {m1:.3f} ({lo1:.3f} .. {hi1:.3f}), "
+                         f"abs rel {m2:.3f} ({lo2:.3f} .. {hi2:.3f})")  # fmt: skip
     lines.append(range_line(mine, "this model"))
     if base is not None:
         lines.append(range_line(theirs, "the baseline"))
@@ -167,9 +172,6 @@ def range_line(results: list[dict], name: str) -> str:
         return f"range response of {name}: the sources' true distances do not vary"
     return (f"range response of {name}: predicted median ~ true median ^ {response[0]:.2f} "
             f"(90% CI {response[1]:.2f} .. {response[2]:.2f}; 1 = distances follow the scene)")
-
-
-LARGE_SOURCE = 10  # frames a source needs to count in the macro mean that no single frame can swing
 
 
 def paired_sources(mine: list[dict], theirs: list[dict], names: list[str]) -> list[str]:

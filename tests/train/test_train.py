@@ -497,6 +497,10 @@ def test_card_check_scores_each_source_and_pairs_both_scalings(tmp_path, tiny_we
         shutil.copytree(tum_dir, check / name)
         (check / name / "camera.json").write_text(json.dumps({"fx": fx, "fy": fx, "cx": 160, "cy": 120, "width": 320,
                                                               "height": 240}))  # fmt: skip
+    for part in ("rgb", "depth"):  # a source of three frames: too few to count in the 10+ frame mean
+        (check / "desk_c" / part).mkdir(parents=True)
+        for f in sorted((tum_dir / part).iterdir())[:3]:
+            shutil.copy(f, check / "desk_c" / part / f.name)
     torch.manual_seed(1)
     info = WeightsInfo("unet", {"width": 4}, (64, 48))
     other = save_weights(create_model("unet", width=4), tmp_path / "other.safetensors", info)
@@ -517,7 +521,9 @@ def test_card_check_scores_each_source_and_pairs_both_scalings(tmp_path, tiny_we
     drawn = CliRunner().invoke(app, ["-w", str(other), "--all", str(tum_dir), "--figure", str(figure), "--frames", "2"])
     assert drawn.exit_code == 0, drawn.output
     assert cv2.imread(str(figure)).shape == (2 * rgb.shape[0], 3 * rgb.shape[1], 3)
-    assert "macro mean over 2 sources, median-scaled" in r.output and "macro mean over 2 sources, metric" in r.output
+    assert "macro mean over 3 sources, median-scaled" in r.output and "macro mean over 3 sources, metric" in r.output
+    assert "| desk_c | 3 |" in r.output and "macro mean over the 2 sources of 10+ frames, metric" in r.output
+    assert "paired macro mean over the 2 sources of 10+ frames, median-scaled" in r.output
     for label in ("median-scaled", "metric"):
         assert f"paired desk_a, {label}: delta1" in r.output and f"paired macro mean, {label}: delta1" in r.output
 
