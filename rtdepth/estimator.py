@@ -26,7 +26,7 @@ import numpy as np
 from rtdepth.camera import Intrinsics, camera_for
 from rtdepth.checkpoint import WeightsInfo
 from rtdepth.runtime.backends import Backend
-from rtdepth.runtime.preprocess import inference_size, resize_depth, resize_rgb, to_rgb8
+from rtdepth.runtime.preprocess import inference_size, resize_depth, resize_rgb, scaled_size, to_rgb8
 from rtdepth.stream.timing import StageTimer
 
 SECOND_SIZE = 0.8  # multi_size's second view, as a fraction of the inference size's sides (256x192 for 320x240)
@@ -113,8 +113,8 @@ class DepthEstimator:
 
     def model_size_for(self, frame_wh: tuple[int, int], scale: float = 1.0) -> tuple[int, int]:
         """Inference size for frames of this size (keeps their aspect ratio); ``scale`` shrinks the sides."""
-        w, h = inference_size(frame_wh, self.size)
-        return (w, h) if scale == 1 else (max(8, round(w * scale / 8) * 8), max(8, round(h * scale / 8) * 8))
+        size = inference_size(frame_wh, self.size)
+        return size if scale == 1 else scaled_size(size, scale)
 
     def prepare(self, frames: Sequence[np.ndarray], color: str = "bgr", scale: float = 1.0) -> np.ndarray:
         """Frames of one size -> N x h x w x 3 uint8 RGB at the inference size (times ``scale``)."""

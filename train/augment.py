@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from rtdepth.data.sample import Sample
+from rtdepth.estimator import SECOND_SIZE
+from rtdepth.runtime.preprocess import scaled_size
 
 
 @dataclass(frozen=True)
@@ -89,12 +91,9 @@ def augment(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator) -> Sam
     return Sample(jitter_colour(sample.rgb, cfg, rng), sample.depth, sample.camera)
 
 
-SMALL_VIEW = 0.8  # the smaller view's sides, as inference's --multi-size uses it
-
-
-def small_view(images: torch.Tensor, depths: torch.Tensor, scale: float = SMALL_VIEW) -> tuple[torch.Tensor, torch.Tensor]:
-    """A batch at ``scale`` times its sides (multiples of 8): the same scene through the same lens at fewer pixels,
-    so the depth stays as it is. Images by area averaging; depth by nearest neighbour, so no invalid zero is blended."""
-    h, w = images.shape[-2:]
-    size = (max(8, round(h * scale / 8) * 8), max(8, round(w * scale / 8) * 8))
-    return F.interpolate(images, size=size, mode="area"), F.interpolate(depths, size=size, mode="nearest")
+def small_view(images: torch.Tensor, depths: torch.Tensor, scale: float = SECOND_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch at ``scale`` times its sides (multiples of 8; by default the second size of ``--multi-size``): the same
+    scene through the same lens at fewer pixels, so the depth stays as it is. Images by area averaging; depth by
+    nearest neighbour, so no invalid zero is blended."""
+    w, h = scaled_size((images.shape[-1], images.shape[-2]), scale)
+    return F.interpolate(images, size=(h, w), mode="area"), F.interpolate(depths, size=(h, w), mode="nearest")

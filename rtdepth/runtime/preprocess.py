@@ -31,6 +31,11 @@ def to_rgb8(frame: np.ndarray, color: str = "bgr") -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if color == "bgr" else np.ascontiguousarray(frame)
 
 
+def scaled_size(wh: tuple[int, int], scale: float, multiple: int = 8) -> tuple[int, int]:
+    """(width, height) times ``scale``, each side rounded to ``multiple`` and at least one ``multiple``."""
+    return tuple(max(multiple, round(side * scale / multiple) * multiple) for side in wh)
+
+
 def inference_size(frame_wh: tuple[int, int], target_wh: tuple[int, int], multiple: int = 8) -> tuple[int, int]:
     """Size to run the model at: ``target`` when the aspect ratio matches (within 5%), else the frame's
     aspect ratio at the target's pixel count, rounded to ``multiple`` (so wide frames are not squashed)."""
@@ -38,11 +43,7 @@ def inference_size(frame_wh: tuple[int, int], target_wh: tuple[int, int], multip
     tw, th = target_wh
     if abs((fw / fh) / (tw / th) - 1) <= 0.05:
         return target_wh
-    scale = ((tw * th) / (fw * fh)) ** 0.5
-    return (
-        max(multiple, round(fw * scale / multiple) * multiple),
-        max(multiple, round(fh * scale / multiple) * multiple),
-    )
+    return scaled_size(frame_wh, ((tw * th) / (fw * fh)) ** 0.5, multiple)
 
 
 def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
