@@ -94,6 +94,18 @@ def macro_bootstrap(per_source: list[np.ndarray], confidence: float = 0.9, resam
 
 
 LARGE_SOURCE = 10  # frames a source needs to count in the macro mean that no single frame can swing
+
+
+def source_groups(per_source: list, frames: list[int]) -> list[tuple[list, str]]:
+    """The sources a macro mean is taken over, each group with its label: all of them and, when that leaves out
+    some but keeps two or more, those of ``LARGE_SOURCE``+ frames (a source of one frame weighs as much as 40)."""
+    large = [x for x, n in zip(per_source, frames) if n >= LARGE_SOURCE]
+    groups = [(per_source, f"{len(per_source)} sources")]
+    if 2 <= len(large) < len(per_source):
+        groups.append((large, f"the {len(large)} sources of {LARGE_SOURCE}+ frames"))
+    return groups
+
+
 SOURCE_HEADER = ("| source | frames | d1 (median-scaled) | abs rel (ms) | d1 (metric) | abs rel (metric) | constant d1 "
                  "| scale (truth/pred) |\n|---|---|---|---|---|---|---|---|")  # fmt: skip
 
@@ -118,10 +130,7 @@ def source_report(est: DepthEstimator, base: DepthEstimator | None, check: str, 
             lines.append(failure_picture(est, folder, result, failures / f"{folder.name}.png", worst))
         if base is not None:
             theirs.append(evaluate_dataset(base, str(folder), opts, progress=False))
-    large = [r for r in mine if len(r["per_image"]) >= LARGE_SOURCE]
-    groups = [(mine, f"{len(mine)} sources")] + ([(large, f"the {len(large)} sources of {LARGE_SOURCE}+ frames")]
-                                                 if 2 <= len(large) < len(mine) else [])  # fmt: skip
-    for results, which in groups:
+    for results, which in source_groups(mine, [len(r["per_image"]) for r in mine]):
         for key, label in (("per_image", "median-scaled"), ("per_image_raw", "metric")):
             d1 = [np.array([f["delta1"] for f in r[key]]) for r in results]
             rel = [np.array([f["abs_rel"] for f in r[key]]) for r in results]
@@ -177,7 +186,8 @@ def range_line(results: list[dict], name: str) -> str:
 def paired_sources(mine: list[dict], theirs: list[dict], names: list[str]) -> list[str]:
     """Candidate minus baseline, frame by frame within each source, on delta1 median-scaled and metric. A source
     of one frame gets no interval (a bootstrap of one value collapses to a point) and is not named as helped or hurt;
-    it still counts in the macro mean, as one source, and a second macro mean leaves out sources under 10 frames."""
+    it still counts in the macro mean, as one source, and a second macro mean leaves out sources under 10 frames
+    (``source_groups``)."""
     lines = []
     for key, label in (("per_image", "median-scaled"), ("per_image_raw", "metric")):
         diffs, helps, hurts = [], [], []
@@ -194,11 +204,9 @@ def paired_sources(mine: list[dict], theirs: list[dict], names: list[str]) -> li
         mean, lo, hi = macro_bootstrap(diffs)
         lines.append(f"paired macro mean, {label}: delta1 {mean:+.3f} (90% CI {lo:+.3f} .. {hi:+.3f}); "
                      f"helps {', '.join(helps) or 'none'}; hurts {', '.join(hurts) or 'none'}")  # fmt: skip
-        large = [d for d in diffs if len(d) >= LARGE_SOURCE]
-        if 2 <= len(large) < len(diffs):  # a single frame weighs as much as a source: the mean without them too
+        for large, which in source_groups(diffs, [len(d) for d in diffs])[1:]:  # the mean over all is the line above
             mean, lo, hi = macro_bootstrap(large)
-            lines.append(f"paired macro mean over the {len(large)} sources of {LARGE_SOURCE}+ frames, {label}: "
-                         f"delta1 {mean:+.3f} (90% CI {lo:+.3f} .. {hi:+.3f})")  # fmt: skip
+            lines.append(f"paired macro mean over {which}, {label}: delta1 {mean:+.3f} (90% CI {lo:+.3f} .. {hi:+.3f})")
     return lines
 
 
