@@ -4,15 +4,15 @@ Nothing here needs ../shared: a fresh clone runs every non-GPU test."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import make_clip, tum_rgb
+from helpers import cache_export, make_clip, tum_rgb
 
 from rtdepth.checkpoint import WeightsInfo, save_weights
 from rtdepth.models import create_model
@@ -65,15 +65,7 @@ def tiny_onnx(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path) -> P
 def seed_onnx(tiny_weights: Path, tiny_onnx: Path) -> Callable[..., Path]:
     """``seed_onnx(folder)`` puts the session's export where ``rtdepth export`` would cache it in ``folder``
     (default: ``$RTDEPTH_ENGINES``), for tests of what comes after an export."""
-    from rtdepth.runtime import cache
-
-    def seed(folder: Path | None = None) -> Path:
-        target = cache.onnx_path(tiny_weights, folder)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(tiny_onnx, target)
-        return target
-
-    return seed
+    return partial(cache_export, tiny_weights, tiny_onnx)
 
 
 @pytest.fixture(scope="session")

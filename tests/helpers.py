@@ -18,6 +18,19 @@ def make_clip(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
     return path
 
 
+def cache_export(weights: Path, onnx_file: Path, folder: Path | None = None) -> Path:
+    """Copy an export of ``weights`` to where ``rtdepth export`` caches it in ``folder`` (default:
+    ``$RTDEPTH_ENGINES``): an export takes 10-20 s, a copy nothing."""
+    import shutil
+
+    from rtdepth.runtime import cache
+
+    target = cache.onnx_path(weights, folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(onnx_file, target)
+    return target
+
+
 def tum_rgb(folder: Path, i: int) -> Path:
     """The i-th RGB frame of a TUM-layout folder (cycling, so any index works on the 16-frame fixture)."""
     frames = sorted((folder / "rgb").glob("*.jpg"))

@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import run_cli, tum_rgb
+from helpers import cache_export, run_cli, tum_rgb
 
 from rtdepth.errors import RtdepthError
 from rtdepth.runtime import cache
@@ -77,9 +77,7 @@ def exported(tmp_path_factory, tiny_weights, tiny_onnx):
     """A cache folder holding the session's one export of the tiny weights, for this module's OpenVINO tests."""
     pytest.importorskip("openvino", reason="OpenVINO not installed (pip install openvino)")
     folder = tmp_path_factory.mktemp("ov-cache")
-    target = cache.onnx_path(tiny_weights, folder)
-    shutil.copyfile(tiny_onnx, target)
-    return folder, target
+    return folder, cache_export(tiny_weights, tiny_onnx, folder)
 
 
 def test_openvino_runs_the_export_like_onnx_runtime_and_rebuilds_a_damaged_cache(exported, tum_dir):
