@@ -7,7 +7,10 @@ what moves:
    pixels whose image did not change; only part of the gap is closed each frame, so a real change of scale
    (walking towards a wall) is followed within a few frames and no error is ever locked in.
 2. Pixels: where the image did not change, depth is blended with the running estimate (an exponential
-   average); where it changed, the new frame's depth is taken as it is (motion gate).
+   average); where it changed, the new frame's depth is taken as it is (motion gate). A change of a few
+   grey levels already counts as motion (sensor noise after the blur is well under one), so a slowly moving
+   camera is followed rather than averaged. The running estimate keeps its full weight while a pixel's depth
+   stays within the network's own frame-to-frame noise (a few percent) and loses it as the change grows.
 A scene cut (most pixels changed, or the median depth jumped) starts again from the new frame. Single images
 are never stabilised.
 """
@@ -26,9 +29,10 @@ class TemporalStabilizer:
 
     keep: float = 0.9  # weight of the running estimate on pixels that did not change
     scale_keep: float = 0.8  # share of the scale gap closed towards the running estimate each frame
-    motion_levels: float = 10.0  # grey-level change (after a 5x5 blur) that counts as motion
+    motion_levels: float = 4.0  # grey-level change (after a 5x5 blur) that counts as motion
     cut_share: float = 0.6  # more than this share of moving pixels, or a median jump of 50%: a new scene
-    depth_change: float = 0.25  # relative depth change (after scale alignment) at which the running estimate stops counting
+    noise_change: float = 0.05  # relative depth change (after scale alignment) still taken for the network's noise
+    depth_change: float = 0.25  # relative depth change at which the running estimate stops counting
     _grey: np.ndarray | None = field(default=None, init=False, repr=False)
     _depth: np.ndarray | None = field(default=None, init=False, repr=False)
 
@@ -53,10 +57,11 @@ class TemporalStabilizer:
         if not 0.67 < ratio < 1.5:  # the median depth jumped: another scene
             return self._start(grey, depth)
         aligned = depth * np.float32(ratio**self.scale_keep)
-        # The running estimate's weight falls off with the pixel's relative depth change: noise is kept out,
-        # slow camera motion that the image barely shows is followed at once.
+        # The running estimate's weight is full within the network's noise and falls off beyond it: noise is
+        # averaged away, slow camera motion that the image barely shows is followed at once.
         change = cv2.absdiff(aligned, self._depth) / np.maximum(self._depth, 1e-6)
-        weight = np.clip(1.0 - change / self.depth_change, 0.0, 1.0) * np.float32(self.keep) * still
+        ramp = (self.depth_change - change) / np.float32(self.depth_change - self.noise_change)
+        weight = np.clip(ramp, 0.0, 1.0) * np.float32(self.keep) * still
         out = (aligned + weight * (self._depth - aligned)).astype(np.float32, copy=False)
         self._grey, self._depth = grey, out
         return out

@@ -47,3 +47,29 @@ def test_what_moves_is_not_smeared_and_a_cut_starts_again(tum_dir):
     assert np.array_equal(stab(other, far), far)  # a cut: the new frame as it is
     stab.reset()
     assert np.array_equal(stab(frame, depth), depth)
+
+
+def test_noise_sized_depth_changes_are_averaged_in_full(tum_dir):
+    frame = cv2.imread(str(tum_rgb(tum_dir, 3)))
+    stab = TemporalStabilizer()
+    first = fake_depth(frame, np.random.default_rng(2))
+    stab(frame, first)
+    noise = np.clip(np.random.default_rng(4).normal(0, 0.02, first.shape), -0.045, 0.045).astype(np.float32)
+    out = stab(frame, first * (1 + noise))  # per-pixel noise of a few percent, no change of scale
+    # Full weight (0.9) on the running estimate: 10% of each pixel's noise passes. A weight that fell from the first
+    # percent of change on would pass 0.1 + 3.6 x the change: 2x as much at 4%.
+    assert (np.abs(out / first - 1) <= 0.1 * np.abs(noise) + 0.001).all()
+
+
+def test_a_small_image_change_is_motion_and_its_depth_is_taken(tum_dir):
+    frame = np.minimum(cv2.imread(str(tum_rgb(tum_dir, 3))), 240)  # room to brighten without clipping
+    stab = TemporalStabilizer()
+    depth = fake_depth(frame, np.random.default_rng(3))
+    stab(frame, depth)
+    moved = frame.copy()
+    moved[60:180, 80:240] += 6  # a few grey levels: far above sensor noise after the blur
+    new = depth.copy()
+    new[60:180, 80:240] *= 1.04  # a slow camera move: a few levels of image change, 4% of depth
+    out = stab(moved, new)
+    assert np.allclose(out[:, 250:], depth[:, 250:], rtol=1e-4)  # the untouched part keeps its depth and scale
+    assert np.allclose(out[70:170, 90:230], new[70:170, 90:230], rtol=1e-3)  # the moved part: the new depth
