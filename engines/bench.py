@@ -198,7 +198,12 @@ def end_to_end(weights: Path, factory: Callable[[], Backend], clip: Path | None 
     after, _ = time_backend(alone, size, iters=30)  # model-only before and after: the ratio should not
     # depend on the machine's speed drifting during the run
     return EndToEndRow(
-        est.info.model, backend.name, precision_label(backend), f"{size[0]}x{size[1]}", 2000 / (med + after), stats.fps,
+        est.info.model,
+        backend.name,
+        precision_label(backend),
+        f"{size[0]}x{size[1]}",
+        2000 / (med + after),
+        stats.fps,
         stats.stage_ms,
     )
 

@@ -359,8 +359,11 @@ def serve(
     max_video_seconds: float = typer.Option(60.0, "--max-video-seconds", help="Longest uploaded video accepted."),
     flip: bool = StreamFlipOpt,
     smooth: bool = SmoothOpt,
-    multi_size: bool = typer.Option(False, "--multi-size", help="Uploaded photos also predicted at 0.8x the size and "
-                                    "averaged, as `image --multi-size` (the stream never is)."),  # fmt: skip
+    multi_size: bool = typer.Option(
+        False,
+        "--multi-size",
+        help="Uploaded photos also predicted at 0.8x the size and averaged, as `image --multi-size` (the stream never is).",
+    ),  # fmt: skip
 ) -> None:
     """Live depth in a web browser (MJPEG), with controls, snapshots and uploads; Ctrl-C stops it."""
     if not 0 < port < 65536:

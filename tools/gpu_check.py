@@ -166,9 +166,11 @@ def summary_markdown(report: dict) -> str:
     lines = ["# GPU check", ""]
     facts = report.get("facts", {})
     smi = facts.get("nvidia_smi", {})
-    lines.append(f"{facts.get('gpu', smi.get('name', '?'))}, driver {smi.get('driver_version', '?')}, "
-                 f"torch {facts.get('torch')}, CUDA {facts.get('cuda')}, cuDNN {facts.get('cudnn')}, "
-                 f"TensorRT {'yes' if facts.get('tensorrt') else 'absent'}")
+    lines.append(
+        f"{facts.get('gpu', smi.get('name', '?'))}, driver {smi.get('driver_version', '?')}, "
+        f"torch {facts.get('torch')}, CUDA {facts.get('cuda')}, cuDNN {facts.get('cudnn')}, "
+        f"TensorRT {'yes' if facts.get('tensorrt') else 'absent'}"
+    )
     lines.append("")
     tests = report.get("tests")
     if isinstance(tests, dict) and "tests" in tests:
@@ -182,8 +184,10 @@ def summary_markdown(report: dict) -> str:
     if isinstance(report.get("training"), list):
         lines += ["| training | precision | size | batch | samples/s | step ms | peak MB |", "|---|---|---|---|---|---|---|"]
         for t in report["training"]:
-            lines.append(f"| {t['model']} | {t['precision']} | {t['size']} | {t['batch']} | {t['samples_per_s']:.1f} | "
-                         f"{t['step_ms']:.1f} | {t['peak_mem_mb']:.0f} |")
+            lines.append(
+                f"| {t['model']} | {t['precision']} | {t['size']} | {t['batch']} | {t['samples_per_s']:.1f} | "
+                f"{t['step_ms']:.1f} | {t['peak_mem_mb']:.0f} |"
+            )
         lines.append("")
     if isinstance(report.get("profile"), list):
         lines += ["| where the time goes (profiled) | size | precision | wall ms | GPU busy ms | top GPU ops (ms) |",
@@ -239,8 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     text = summary_markdown(report)
     (out / "summary.md").write_text(text)
     if not report.get("facts", {}).get("cuda_available"):
-        print(f"error: no CUDA GPU visible to torch {report.get('facts', {}).get('torch', '?')}; facts are in {out}",
-              file=sys.stderr)
+        print(
+            f"error: no CUDA GPU visible to torch {report.get('facts', {}).get('torch', '?')}; facts are in {out}",
+            file=sys.stderr,
+        )
         return 1
     print(text)
     return 0

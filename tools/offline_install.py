@@ -59,12 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-editable", dest="editable", action="store_false", help="install a copy, not a link")
     args = parser.parse_args(argv)
     if not args.wheelhouse.is_dir():
-        print(f"error: no wheelhouse at {args.wheelhouse}; make it where the index is reachable: make wheelhouse",
-              file=sys.stderr)
+        print(
+            f"error: no wheelhouse at {args.wheelhouse}; make it where the index is reachable: make wheelhouse", file=sys.stderr
+        )
         return 2
     if not _has("torch"):
-        print("error: this environment has no torch; install the machine's PyTorch first (the kit never carries it)",
-              file=sys.stderr)
+        print(
+            "error: this environment has no torch; install the machine's PyTorch first (the kit never carries it)",
+            file=sys.stderr,
+        )
         return 2
     try:
         missing = install(args.wheelhouse, args.project, args.editable)

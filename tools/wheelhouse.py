@@ -67,12 +67,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "wheelhouse", help="folder for the wheels")
     parser.add_argument("--python-version", default=None, help="target Python, e.g. 3.12 (default: this one)")
-    parser.add_argument("--platform", action="append", default=None,
-                        help=f"target platform tag, repeatable (default with --python-version: {', '.join(MANYLINUX)})")
-    parser.add_argument("--have", nargs="*", default=["torch"],
-                        help="packages the target already has, or a file of its `pip freeze` (default: torch)")
-    parser.add_argument("--max-mb", type=float, default=48.0,
-                        help="warn above this total (a 64 MiB transfer also carries the repository)")
+    parser.add_argument(
+        "--platform",
+        action="append",
+        default=None,
+        help=f"target platform tag, repeatable (default with --python-version: {', '.join(MANYLINUX)})",
+    )
+    parser.add_argument(
+        "--have",
+        nargs="*",
+        default=["torch"],
+        help="packages the target already has, or a file of its `pip freeze` (default: torch)",
+    )
+    parser.add_argument(
+        "--max-mb", type=float, default=48.0, help="warn above this total (a 64 MiB transfer also carries the repository)"
+    )
     args = parser.parse_args(argv)
     platforms = args.platform or (list(MANYLINUX) if args.python_version else [])
     try:
@@ -85,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{wheel.stat().st_size / 2**20:7.1f} MB  {wheel.name}")
     print(f"{len(kept)} wheels, {total:.1f} MB in {args.output}")
     if total > args.max_mb:
-        print(f"warning: {total:.1f} MB is over --max-mb {args.max_mb:g}; name more of what the target has with --have",
-              file=sys.stderr)
+        print(
+            f"warning: {total:.1f} MB is over --max-mb {args.max_mb:g}; name more of what the target has with --have",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -179,8 +179,10 @@ def range_line(results: list[dict], name: str) -> str:
     response = range_response(results)
     if response is None:
         return f"range response of {name}: the sources' true distances do not vary"
-    return (f"range response of {name}: predicted median ~ true median ^ {response[0]:.2f} "
-            f"(90% CI {response[1]:.2f} .. {response[2]:.2f}; 1 = distances follow the scene)")
+    return (
+        f"range response of {name}: predicted median ~ true median ^ {response[0]:.2f} "
+        f"(90% CI {response[1]:.2f} .. {response[2]:.2f}; 1 = distances follow the scene)"
+    )
 
 
 def paired_sources(mine: list[dict], theirs: list[dict], names: list[str]) -> list[str]:

@@ -375,8 +375,9 @@ def start_run(cfg: TrainConfig, resume: bool, dist: Dist, steps_per_epoch: int) 
     use_amp = amp_dtype is not None
     amp_dtype = amp_dtype or torch.float32
     scaler = torch.amp.GradScaler(dist.device.type, enabled=use_amp and amp_dtype == torch.float16)
-    loss_fn = DepthLoss(max_depth=model.max_depth, w_ssi=cfg.ssi_weight, w_match=cfg.match_weight,
-                        w_log_scale=cfg.log_scale_weight)
+    loss_fn = DepthLoss(
+        max_depth=model.max_depth, w_ssi=cfg.ssi_weight, w_match=cfg.match_weight, w_log_scale=cfg.log_scale_weight
+    )
     total = cfg.max_steps or cfg.epochs * steps_per_epoch
     return Run(cfg, dist, model, net, optimizer, scaler, loss_fn, state, out, total, use_amp, amp_dtype)
 
@@ -486,12 +487,32 @@ def _describe_init(init: str | None) -> str | None:
     return f"{init} (sha256 {file_sha256(init_weights(init))})" if init else None
 
 
-NOT_IN_SUMMARY = ("out", "workers", "cache", "device", "save_every", "keep_epochs", "max_steps", "model", "model_kwargs",
-                  "epochs", "amp", "val_every", "patience")  # where a run wrote and how it was scheduled, not what it learned
+NOT_IN_SUMMARY = (
+    "out",
+    "workers",
+    "cache",
+    "device",
+    "save_every",
+    "keep_epochs",
+    "max_steps",
+    "model",
+    "model_kwargs",
+    "epochs",
+    "amp",
+    "val_every",
+    "patience",
+)  # where a run wrote and how it was scheduled, not what it learned
 
 
 def _summary(
-    cfg: TrainConfig, state: TrainState, started: float, seen: int, dist: Dist, n_train: int, n_val: int, init: str | None,
+    cfg: TrainConfig,
+    state: TrainState,
+    started: float,
+    seen: int,
+    dist: Dist,
+    n_train: int,
+    n_val: int,
+    init: str | None,
     precision: str = "fp32",
 ) -> dict[str, Any]:
     """The weights' training header: the config's learning choices (from its fields, not listed by hand) and

@@ -33,7 +33,7 @@ def _core():
     try:
         import openvino as ov
     except ImportError as exc:
-        raise RtdepthError('OpenVINO is not installed: pip install openvino (or use --backend onnxruntime)') from exc
+        raise RtdepthError("OpenVINO is not installed: pip install openvino (or use --backend onnxruntime)") from exc
     return ov.Core()
 
 

@@ -270,6 +270,7 @@ class _TokenGate:
         if not given or not secrets.compare_digest(given.encode(), self.token.encode()):
             return await JSONResponse({"error": "token required"}, status_code=401)(scope, receive, send)
         if request.query_params.get("token") and scope["path"] == "/":
+
             async def send_with_cookie(message) -> None:
                 if message["type"] == "http.response.start":
                     cookie = f"rtdepth_token={self.token}; HttpOnly; SameSite=Strict; Path=/"

@@ -131,7 +131,7 @@ def run_live(
         window = False
     hud = window if hud is None else hud  # the HUD belongs on a screen; in a recording only when asked
     source = open_source(camera)
-    with source, (output_lock(record) if record is not None else contextlib.nullcontext()):
+    with source, output_lock(record) if record is not None else contextlib.nullcontext():
         sinks = Sinks(window=WindowSink(f"rtdepth - {camera}") if window else None)
         estimator = open_estimator()
         if record is not None:
@@ -152,8 +152,10 @@ def _report_end(stats: RunStats, output: str | None, console: Console) -> None:
     stages = ", ".join(f"{k} {v:.1f}" for k, v in stats.stage_ms.items())
     summary = f"{stats.frames} frames{where} at {stats.fps:.1f} fps (median ms: {stages})"
     if stats.interrupted:
-        raise StreamInterrupted(f"interrupted{' (SIGTERM)' if stats.terminated else ''}: wrote {summary}",
-                                SIGNAL_EXIT[signal.SIGTERM if stats.terminated else signal.SIGINT])
+        raise StreamInterrupted(
+            f"interrupted{' (SIGTERM)' if stats.terminated else ''}: wrote {summary}",
+            SIGNAL_EXIT[signal.SIGTERM if stats.terminated else signal.SIGINT],
+        )
     if stats.error:
         kept = "; nothing written, any previous output kept" if not stats.frames else f"; wrote {summary}"
         raise StreamFailed(f"{stats.error}{kept}")

@@ -215,6 +215,7 @@ def test_interrupted_video_leaves_a_playable_file(tmp_path, tum_dir, tiny_weight
     out = tmp_path / "o.mp4"
     proc = subprocess.Popen([sys.executable, "-m", "rtdepth", "video", str(clip), "-o", str(out), "-w", str(tiny_weights),
                              "--backend", "torch", "--size", "320x240"], stderr=subprocess.PIPE, text=True)  # fmt: skip
+
     def partials():  # written to a hidden partial file of its own until finalised
         return [p for p in tmp_path.glob(".o.rtdepth-partial-*.mp4") if p.exists()]
 

@@ -117,11 +117,24 @@ def test_gpu_check_targets_read_the_bench_rows():
     report = {
         "default_model": "effnet_lite0_unet",
         "bench": {
-            "latency": [lat("resnet34_unet", "fp32", 9.0, 1.0), lat("resnet34_unet", "fp16+graph", 2.5, 3.6),
-                        lat("unet", "fp32", 12.0, 1.0), lat("unet", "fp16", 11.0, 1.09),
-                        lat("effnet_lite0_unet", "fp16+graph", 5.0, 2.0)],  # fmt: skip
-            "end_to_end": [{"model": "effnet_lite0_unet", "backend": "torch", "precision": "fp16+graph", "size": "320x240",
-                            "model_fps": 400.0, "video_fps": 300.0, "ratio": 0.75}],  # fmt: skip
+            "latency": [
+                lat("resnet34_unet", "fp32", 9.0, 1.0),
+                lat("resnet34_unet", "fp16+graph", 2.5, 3.6),
+                lat("unet", "fp32", 12.0, 1.0),
+                lat("unet", "fp16", 11.0, 1.09),
+                lat("effnet_lite0_unet", "fp16+graph", 5.0, 2.0),
+            ],  # fmt: skip
+            "end_to_end": [
+                {
+                    "model": "effnet_lite0_unet",
+                    "backend": "torch",
+                    "precision": "fp16+graph",
+                    "size": "320x240",
+                    "model_fps": 400.0,
+                    "video_fps": 300.0,
+                    "ratio": 0.75,
+                }
+            ],  # fmt: skip
         },
     }
     got = {t["target"].split(" ")[0] + (" video" if "video" in t["target"] else ""): t for t in gpu_check.targets(report)}
