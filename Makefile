@@ -38,8 +38,9 @@ test: setup
 test-fast: setup  # everything but the tests marked slow (CI runs them all)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-lint: setup
+lint: setup  # also the layout (not in test: an unpinned ruff may format differently from one release to the next)
 	$(BIN)/ruff check rtdepth train engines tests tools
+	$(BIN)/ruff format --check rtdepth train engines tests tools
 
 wheelhouse: setup  # only what the target lacks (its packages' dependencies read from .venv); never torch
 	$(BIN)/python tools/wheelhouse.py -o $(WHEELHOUSE) --python-version $(TARGET_PYTHON) --have $(HAVE)
