@@ -7,9 +7,10 @@ what moves:
    pixels whose image did not change; only part of the gap is closed each frame, so a real change of scale
    (walking towards a wall) is followed within a few frames and no error is ever locked in.
 2. Pixels: where the image did not change, depth is blended with the running estimate (an exponential
-   average); where it changed, the new frame's depth is taken as it is (motion gate). A change of a few
-   grey levels already counts as motion (sensor noise after the blur is well under one), so a slowly moving
-   camera is followed rather than averaged. The running estimate keeps its full weight while a pixel's depth
+   average); where it changed, the new frame's depth is taken as it is (motion gate). A change of 4 grey
+   levels after the blur counts as motion, so a slowly moving camera is followed rather than averaged; sensor
+   noise of sigma 2 levels stays within 2 at 99% of pixels, while at sigma 8 a tenth of them pass 4 and are
+   not averaged (measured on a realcheck frame). The running estimate keeps its full weight while a pixel's depth
    stays within the network's own frame-to-frame noise (a few percent) and loses it as the change grows.
 A scene cut (most pixels changed, or the median depth jumped) starts again from the new frame. Single images
 are never stabilised.
